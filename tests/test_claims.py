@@ -9,7 +9,7 @@ from negneglect.cli import main
 CLAIMS = data_dir()/'claims'
 
 def _cli(*args):
-    return subprocess.run([sys.executable, '-m', 'negneglect.cli', *args], capture_output=True, text=True)
+    return subprocess.run([str(Path(sys.executable).parent/'negneglect'), *args], capture_output=True, text=True)
 
 def test_validate_shipped_claims_cli():
     r = subprocess.run([str(Path(sys.executable).parent/'negneglect'), 'claims', 'validate', str(CLAIMS)], capture_output=True, text=True)
