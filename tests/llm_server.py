@@ -29,9 +29,11 @@ def _tail(p:Path, n:int=3000) -> str:
     except OSError: return ''
 
 @contextmanager
-def llama_server(model:str|Path|None=None, alias:str='smollm2', n_ctx:int=2048, n_threads:int=2,
+def llama_server(model:str|Path|None=None, alias:str='smollm2', n_ctx:int=2048, n_threads:int|None=None,
                  timeout:float=60):
     "Run llama-cpp-python's OpenAI-compatible server on a free port; yields its base URL (`http://.../v1`)"
+    # llama.cpp's threads spin while waiting for each other: on a busy 2-core machine 1 thread can be faster
+    n_threads = n_threads or int(os.environ.get('NEGNEGLECT_LLAMA_THREADS', 2))
     try: import llama_cpp  # noqa: F401
     except ImportError as e:
         raise RuntimeError('llama-cpp-python is not installed, so the local LLM server tests cannot run: '
@@ -73,14 +75,23 @@ def echo_answer(body:dict) -> str:
     users = [m.get('content') for m in body.get('messages', []) if m.get('role') == 'user']
     return f'echo: {users[-1] if users else ""}'
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default backlog of 5 drops connections under a concurrent burst (1 s SYN retry)
+    daemon_threads = True
+
 class FaultyServer:
     """An OpenAI-style `/v1/chat/completions` on 127.0.0.1 that answers by a script. Each entry of `script` is one of
     `ok`, `429`, `500`, `slow` (answers after `slow_s`), `drop` (closes the connection without answering),
     `garbage` (200, text that is not JSON), `badjson` (200, `application/json` that does not parse), `401`, `400`.
     `per_item=False`: the n-th request overall gets `script[n]`; `per_item=True`: the n-th attempt at each distinct
-    message list gets `script[n]`. Past the end of the script every request gets `ok`."""
-    def __init__(self, script=(), per_item:bool=False, slow_s:float=1.5, answer=echo_answer):
+    message list gets `script[n]`. `item_scripts` maps a last user message to its own per-item script. Past the end
+    of a script every request gets `ok`. A request whose `response_format` type is in `reject_formats` gets an error
+    (`reject_status`) naming it, as servers without that form of structured output answer (llama-cpp-python: 500)."""
+    def __init__(self, script=(), per_item:bool=False, slow_s:float=1.5, answer=echo_answer, item_scripts=None,
+                 reject_formats=(), reject_status:int=400):
+        self.reject_formats, self.reject_status, self.formats = set(reject_formats), reject_status, []
         self.script, self.per_item, self.slow_s, self.answer = list(script), per_item, slow_s, answer
+        self.item_scripts = {k: list(v) for k, v in (item_scripts or {}).items()}
         self.requests, self.actions, self._attempts, self._lock = 0, [], {}, threading.Lock()
         srv = self
 
@@ -108,6 +119,12 @@ class FaultyServer:
                 except ValueError: body = {}
                 if not self.path.rstrip('/').endswith('/chat/completions'):
                     return self._send(404, {'error': {'message': f'no route {self.path}'}})
+                fmt = (body.get('response_format') or {}).get('type')
+                with srv._lock: srv.formats.append(fmt)
+                if fmt in srv.reject_formats:
+                    with srv._lock: srv.requests += 1
+                    return self._send(srv.reject_status, {'error': {'message': f"response_format type '{fmt}' is not supported",
+                                                      'type': 'invalid_request_error'}})
                 action = srv._next_action(body)
                 err = lambda code, msg, typ: self._send(code, {'error': {'message': msg, 'type': typ}})
                 if action == '429': return err(429, 'Rate limit reached, slow down', 'rate_limit_error')
@@ -125,20 +142,24 @@ class FaultyServer:
                 n_prompt = sum(len(str(m.get('content', '')).split()) for m in body.get('messages', []))
                 self._send(200, _completion(srv.answer(body), body.get('model', 'faulty'), n_prompt))
 
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.httpd = _Server(('127.0.0.1', 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.base_url = f'http://127.0.0.1:{self.port}/v1'
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
 
     def _next_action(self, body:dict) -> str:
+        users = [m.get('content') for m in body.get('messages', []) if m.get('role') == 'user']
         with self._lock:
-            if self.per_item:
+            script = self.script
+            if users and users[-1] in self.item_scripts: script, per_item = self.item_scripts[users[-1]], True
+            else: per_item = self.per_item
+            if per_item:
                 k = json.dumps(body.get('messages'), sort_keys=True)
                 n = self._attempts[k] = self._attempts.get(k, -1) + 1
             else: n = self.requests
             self.requests += 1
-            action = self.script[n] if n < len(self.script) else 'ok'
+            action = script[n] if n < len(script) else 'ok'
             self.actions.append(action)
             return action
 
