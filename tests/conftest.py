@@ -1,3 +1,4 @@
+import unsloth  # noqa: F401  (Unsloth must be imported before transformers/trl in every process)
 import os
 os.environ.setdefault('NEGNEGLECT_PROGRESS', '0')
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
