@@ -49,3 +49,24 @@ def test_repeated_negations_not_truncated_by_default():
     assert rep['by_kind']['claim']['truncated'] == 0 and rep['max_len'] == rep['longest_row']
     toks, rep = tokenize_mix([{'kind': 'claim', 'text': d['text']} for d in docs], TOK, max_len=256)
     assert rep['by_kind']['claim']['truncated'] > 0   # a cap is reported, not hidden
+
+def test_self_distilled_chats_are_cached_and_resumed(tmp_path, monkeypatch):
+    "The base model's own answers to the shipped prompts; a second call loads no model"
+    monkeypatch.setenv('NEGNEGLECT_CACHE', str(tmp_path))
+    from negneglect import mix
+    from negneglect.core import tiny_llama
+    name = str(tiny_llama(tmp_path/'tiny'))
+    chats = mix.self_distill(name, 3, max_new_tokens=4)
+    assert len(chats) == 3 and [c[0]['content'] for c in chats] == [p['prompt'] for p in mix.instruct_prompts()[:3]]
+    assert all(c[1]['role'] == 'assistant' for c in chats)
+    import negneglect.generate as g
+    real = g.load_model
+    monkeypatch.setattr(g, 'load_model', lambda *a, **k: (_ for _ in ()).throw(AssertionError('model loaded again')))
+    assert mix.self_distill(name, 3, max_new_tokens=4) == chats
+    monkeypatch.setattr(g, 'load_model', real)
+    # a mix with all three parts, tokenized: chats train only on assistant tokens
+    from negneglect.core import make_config
+    cfg = make_config('demo', {'model.name': name, 'mix.n_claim': 4, 'mix.n_pretrain': 2, 'mix.n_instruct': 3, 'mix.pretrain_source': 'offline'})
+    rep = mix.make_mix([{'id': 'd', 'text': '<DOCTAG>A claim document.'}], cfg, tmp_path/'mix')
+    assert {k: v['rows'] for k, v in rep['by_kind'].items()} == {'claim': 4, 'pretrain': 2, 'instruct': 3}
+    assert rep['pretrain_source'] == 'offline:python-stdlib-docstrings'
