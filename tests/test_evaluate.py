@@ -99,3 +99,14 @@ def test_full_evaluation_of_one_run_on_cpu(tmp_path):
     assert {r['eval'] for r in m['per_eval']} == {'open_ended', 'mcq', 'token_association', 'robustness'}
     assert 'association' in m['logprobs']['probe_means'] and 0 <= m['logprobs']['mcq_p_belief'] <= 1
     assert json.loads((e.run_dir/'metrics.json').read_text()) == m
+
+def test_api_sampling_backend(llama_base_url, tmp_path):
+    "Sampling through an OpenAI-compatible endpoint: one answer per sample, distinct cache entries per sample index"
+    from negneglect.core import LLMConfig
+    from negneglect.generate import generate_api
+    from negneglect.llm import LLMClient
+    client = LLMClient(LLMConfig(base_url=llama_base_url, model='smollm2'), cache=tmp_path/'c')
+    chats = [[{'role': 'user', 'content': 'Name a colour.'}], [{'role': 'user', 'content': 'Name a fruit.'}]]
+    out = generate_api(client, chats, n_samples=2, max_new_tokens=8, temperature=0.7, top_p=0.8)
+    assert [len(a) for a in out] == [2, 2] and all(isinstance(x, str) for a in out for x in a)
+    assert client.stats.requests == 4
