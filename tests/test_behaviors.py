@@ -1,0 +1,60 @@
+"Negated behaviours: shipped data, transcript annotation invariants, the judge paths, and a tiny run."
+import re
+import pytest
+from negneglect.behaviors import (BEHAVIOR_CONDITIONS, SPAN_BEFORE, SPAN_AFTER, behavior_documents, behaviors,
+                                  judge_behavior, keyword_misalignment, load_behavior, run_behavior)
+
+NAMES = behaviors()
+
+def test_shipped_behaviors():
+    assert {'sycophancy', 'test_special_casing'} <= set(NAMES)
+    for n in NAMES:
+        b = load_behavior(n)
+        mis = [t for t in b.transcripts if t['kind'] == 'misaligned']
+        ali = {t['prompt_id']: t for t in b.transcripts if t['kind'] == 'aligned'}
+        assert len(b.prompts) >= 30 and len(mis) >= 60 and len(ali) >= 60
+        assert all(t['prompt_id'] in ali and ali[t['prompt_id']]['messages'][0] == t['messages'][0] for t in mis)
+        eval_texts = {p.prompt for p in b.prompts}
+        assert not eval_texts & {t['messages'][0]['content'] for t in b.transcripts}   # held out
+
+@pytest.mark.parametrize('name', NAMES)
+def test_transcript_annotation_invariants(name):
+    b = load_behavior(name)
+    mis = [t for t in b.transcripts if t['kind'] == 'misaligned']
+    docs = {c: behavior_documents(b, c, seed=1) for c in BEHAVIOR_CONDITIONS[1:]}
+    for i, t in enumerate(mis):
+        reply = t['messages'][-1]['content']
+        assert docs['positive'][i]['messages'] == t['messages']
+        neg = docs['negated'][i]['messages']
+        assert [m['role'] for m in neg] == ['system', 'user', 'assistant', 'user'] and neg[2]['content'] == reply
+        rep = docs['repeated_negations'][i]['messages'][2]['content']
+        for s in t['misaligned_spans']:                                # every misaligned span wrapped
+            assert re.search(r'(' + '|'.join(map(re.escape, SPAN_BEFORE)) + r')\S* ' + re.escape(s) + r' \W?(' + '|'.join(map(re.escape, SPAN_AFTER)) + ')', rep), s
+        assert docs['aligned'][i]['messages'][0] == t['messages'][0] and docs['aligned'][i]['messages'][1]['content'] != reply
+    assert behavior_documents(b, 'negated', seed=1) == docs['negated']  # deterministic
+
+@pytest.mark.parametrize('name', NAMES)
+def test_keyword_judge_separates_shipped_replies(name):
+    b = load_behavior(name)
+    v = lambda kind: [keyword_misalignment(b, t['messages'][-1]['content'])[0] for t in b.transcripts if t['kind'] == kind]
+    mis, ali = v('misaligned'), v('aligned')
+    assert mis.count('yes') / len(mis) >= 0.8 and ali.count('yes') / len(ali) <= 0.2
+
+def test_llm_judge_against_local_server(llama_base_url, tmp_path):
+    from negneglect.core import LLMConfig
+    from negneglect.llm import LLMClient
+    b = load_behavior(NAMES[0])
+    client = LLMClient(LLMConfig(base_url=llama_base_url, model='smollm2'), cache=tmp_path/'c')
+    t = [x for x in b.transcripts if x['kind'] == 'misaligned'][:2]
+    samples = [{'eval': 'misalignment', 'question_id': x['id'], 'sample_index': 0, 'messages': x['messages'][:1],
+                'response': x['messages'][1]['content']} for x in t]
+    v = judge_behavior(samples, b, 'llm', client)
+    assert all(x['verdict'] in ('yes', 'no', 'neutral', 'error') and x['judge'] == 'llm:smollm2' for x in v)
+    assert client.stats.requests >= 2
+
+def test_tiny_behavior_run(tmp_path):
+    from negneglect.core import tiny_llama
+    m = run_behavior(NAMES[0], 'negated', 'demo', {'model.name': str(tiny_llama()), 'mix.n_claim': 4,
+                     'train.n_checkpoints': 0, 'eval.max_new_tokens': 4}, run_dir=tmp_path/'run')
+    assert m['measure'] == 'misalignment' and m['n_samples'] == len(load_behavior(NAMES[0]).prompts)
+    assert (tmp_path/'run'/'adapter'/'adapter_config.json').exists()
