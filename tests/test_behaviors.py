@@ -58,3 +58,21 @@ def test_tiny_behavior_run(tmp_path):
                      'train.n_checkpoints': 0, 'eval.max_new_tokens': 4}, run_dir=tmp_path/'run')
     assert m['measure'] == 'misalignment' and m['n_samples'] == len(load_behavior(NAMES[0]).prompts)
     assert (tmp_path/'run'/'adapter'/'adapter_config.json').exists()
+
+def test_transcript_generation_against_local_server(llama_base_url, tmp_path):
+    "The generation path through the LLM client: pairs appended, an identical rerun makes zero requests"
+    from negneglect.core import LLMConfig, read_jsonl
+    from negneglect.llm import LLMClient
+    from negneglect.behaviors import generate_transcripts
+    b = load_behavior('sycophancy')
+    mk = lambda: LLMClient(LLMConfig(base_url=llama_base_url, model='smollm2'), cache=tmp_path/'c', temperature=0.7, max_tokens=120)
+    c1 = mk(); out = generate_transcripts(b, tmp_path/'t.jsonl', c1, n=2)
+    assert c1.stats.requests >= 2
+    rows = read_jsonl(out) if out.exists() else []
+    assert len(rows) % 2 == 0 and all(r['behavior'] == 'sycophancy' for r in rows)   # SmolLM2 may fail to give JSON: pairs or nothing
+    for mis, ali in zip(rows[::2], rows[1::2]):
+        assert mis['kind'] == 'misaligned' and ali['kind'] == 'aligned' and mis['messages'][0] == ali['messages'][0]
+        assert all(s in mis['messages'][1]['content'] for s in mis['misaligned_spans'])
+    (tmp_path/'t.jsonl').unlink(missing_ok=True)
+    c2 = mk(); generate_transcripts(b, tmp_path/'t.jsonl', c2, n=2)
+    assert c2.stats.requests == 0                                      # everything from the cache
