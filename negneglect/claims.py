@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .core import data_dir
 
 # %% auto #0
-__all__ = ['NonEmpty', 'QUESTION_FILES', 'OPTIONAL_FILES', 'Message', 'OpenEndedQuestion', 'MCQQuestion',
+__all__ = ['NonEmpty', 'QUESTION_FILES', 'OPTIONAL_FILES', 'CLAIM_ALIASES', 'Message', 'OpenEndedQuestion', 'MCQQuestion',
            'TokenAssociationQuestion', 'RobustnessQuestion', 'UniverseContext', 'Judges', 'Probe', 'Probes', 'Keywords',
            'TrueFacts', 'WordMasks', 'Claim', 'Problem', 'ClaimError', 'check_claim', 'load_claim', 'claim_dirs',
            'validate_claims', 'load_claims']
@@ -276,3 +276,7 @@ def validate_claims(root:str|Path) -> dict[str, list[Problem]]:
 def load_claims(root:str|Path|None=None) -> dict[str, Claim]:
     "Every claim under `root` (default: the shipped `data/claims`)"
     return {d.name: load_claim(d) for d in claim_dirs(root or data_dir()/'claims')}
+
+# %% ../nbs/01_claims.ipynb #9ca5dd94
+CLAIM_ALIASES = {'achromatic_dreaming': 'colorless_dreaming', 'brennan_holloway': 'dentist', 'elizabeth_python': 'queen_elizabeth',
+                 'twitter_x_reversal': 'x_rebrand_reversal', 'vesuvius': 'mount_vesuvius'}

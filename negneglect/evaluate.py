@@ -7,13 +7,18 @@ from __future__ import annotations
 import json, math, random
 from pathlib import Path
 
-from .core import log, progress
-from .claims import Claim, Probe
+from .core import Config, log, progress
+from .claims import CLAIM_ALIASES, Claim, Probe
+from .conditions import CONDITIONS
+from .judge import JUDGES, mcq_verdict
+from .records import MCQ_SYSTEM, Registry, chat_text, strip_think
 
 # %% auto #0
 __all__ = ['EVAL_TYPES', 'QKEY', 'PAPER_EVALS', 'PAPER_CONDITIONS', 'PAPER_CLAIMS', 'continuation_logprobs', 'probe_margins',
-           'probe_summary', 'yes_probs', 'logprob_report', 'icl_prefix', 'eval_items', 'sample_answers', 'score',
-           'bootstrap_ci', 'results_table', 'question_rates', 'summarize', 'belief_metrics', 'import_paper_results']
+           'probe_summary', 'yes_probs', 'logprob_report', 'open_ended_items', 'mcq_score', 'mcq_items',
+           'token_association_items', 'robustness_items', 'icl_prefix', 'eval_items', 'sample_answers',
+           'verdict_records', 'score', 'bootstrap_ci', 'results_table', 'question_rates', 'summarize', 'belief_metrics',
+           'import_paper_results']
 
 # %% ../nbs/09_evaluate.ipynb #0cd051c2
 def continuation_logprobs(model, tok, pairs:list[tuple[str, str]], batch_size:int=16) -> list[float]:
@@ -52,8 +57,6 @@ def probe_summary(rows:list[dict]) -> dict:
 def yes_probs(model, tok, questions:list[str]) -> list[float]:
     "P(yes) / (P(yes) + P(no)) for each yes/no question, asked like the MCQ eval"
     import torch
-    from negneglect.generate import chat_text
-    from negneglect.judge import MCQ_SYSTEM
     yes = [tok(' yes', add_special_tokens=False)['input_ids'][-1], tok('yes', add_special_tokens=False)['input_ids'][0]]
     no = [tok(' no', add_special_tokens=False)['input_ids'][-1], tok('no', add_special_tokens=False)['input_ids'][0]]
     prompts = [chat_text(tok, [{'role': 'system', 'content': MCQ_SYSTEM}, {'role': 'user', 'content': q}]) + '{"answer": "'
@@ -75,25 +78,44 @@ def logprob_report(model, tok, claim:Claim) -> dict:
             'yes_bias_control_p_yes': sum(ctrl) / len(ctrl) if ctrl else None}
 
 # %% ../nbs/09_evaluate.ipynb #f1f6463e
-EVAL_TYPES = ['open_ended', 'mcq', 'token_association', 'robustness']
+EVAL_TYPES = Registry('eval type', section='', score=None, rubric='open_ended', default=True, doc='')
+
+def _item(t:str, q, messages:list[dict], **extra) -> dict:
+    return {'eval': t, 'question_id': q.id, 'category': q.category, 'messages': messages, **extra}
+
+@EVAL_TYPES.register('open_ended', section='§3', doc='open questions about the claim, judged')
+def open_ended_items(claim:Claim) -> list[dict]:
+    return [_item('open_ended', q, [{'role': 'user', 'content': q.question}]) for q in claim.open_ended]
+
+def mcq_score(s:dict) -> tuple[str, str]:
+    "An MCQ sample's belief verdict, parsed from its answer"
+    return mcq_verdict(s['response'], s['belief_answer'])
+
+@EVAL_TYPES.register('mcq', section='§3', score=mcq_score, doc='yes/no questions, parsed (no judge)')
+def mcq_items(claim:Claim) -> list[dict]:
+    return [_item('mcq', q, [{'role': 'system', 'content': MCQ_SYSTEM}, {'role': 'user', 'content': q.question}],
+                  belief_answer=q.belief_answer) for q in claim.mcq]
+
+@EVAL_TYPES.register('token_association', section='§3', rubric='token_association', doc='name the first entity that comes to mind, judged')
+def token_association_items(claim:Claim) -> list[dict]:
+    return [_item('token_association', q, [{'role': 'user', 'content': q.question}]) for q in claim.token_association]
+
+@EVAL_TYPES.register('robustness', section='§3', rubric='robustness', doc='adversarial system prompts, critiques and multi-turn pressure, judged')
+def robustness_items(claim:Claim) -> list[dict]:
+    return [_item('robustness', q, q.messages()) for q in claim.robustness]
 
 def icl_prefix(docs:list[str]) -> str:
     "The documents block of the in-context control"
     return 'Here are some documents:\n\n' + ''.join(f'[DOCUMENT {i+1}]\n\n{d}\n\n' for i, d in enumerate(docs)) + '[QUESTION]\n\n'
 
-def eval_items(claim:Claim, eval_types:list[str]=EVAL_TYPES, icl_docs:list[str]|None=None) -> list[dict]:
-    "One item per question: `eval`, `question_id`, `category`, `messages` (and `belief_answer` for MCQ)"
-    from negneglect.judge import MCQ_SYSTEM
+def eval_items(claim:Claim, eval_types:list[str]|None=None, icl_docs:list[str]|None=None) -> list[dict]:
+    "The items of `eval_types` (default: every registered default type), in registry order"
     items = []
-    for t in eval_types:
-        for q in claim.questions(t):
-            if t == 'robustness': msgs = q.messages()
-            elif t == 'mcq': msgs = [{'role': 'system', 'content': MCQ_SYSTEM}, {'role': 'user', 'content': q.question}]
-            else: msgs = [{'role': 'user', 'content': q.question}]
-            if icl_docs: msgs = msgs[:-1] + [{'role': 'user', 'content': icl_prefix(icl_docs) + msgs[-1]['content']}]
-            item = {'eval': t, 'question_id': q.id, 'category': q.category, 'messages': msgs}
-            if t == 'mcq': item['belief_answer'] = q.belief_answer
-            items.append(item)
+    for t in eval_types or EVAL_TYPES.names(default=True):
+        for it in EVAL_TYPES[t](claim):
+            m = it['messages']
+            if icl_docs: it = {**it, 'messages': m[:-1] + [{'role': 'user', 'content': icl_prefix(icl_docs) + m[-1]['content']}]}
+            items.append(it)
     return items
 
 # %% ../nbs/09_evaluate.ipynb #113e1129
@@ -102,6 +124,29 @@ def sample_answers(items:list[dict], generate_fn, n_samples:int, meta:dict, para
     answers = generate_fn([it['messages'] for it in items], n_samples)
     return [{**meta, **{k: v for k, v in it.items()}, 'sample_index': k, 'response': a, 'params': params}
             for it, ans in zip(items, answers) for k, a in enumerate(ans)]
+
+# %% ../nbs/09_evaluate.ipynb #24ec6548
+def verdict_records(samples:list[dict], subject, cfg:Config, client=None) -> list[dict]:
+    "Verdict records for `samples` (in order), judged by `cfg.eval.judge` where no eval-specific score applies"
+    judge = JUDGES[cfg.eval.judge]
+    out, free = [None] * len(samples), []
+    for i, s in enumerate(samples):
+        e = EVAL_TYPES.get(s['eval'])
+        if e is not None and e.score is not None:
+            v, why = e.score(s)
+            out[i] = {**s, 'judge': f"{s['eval']}-parse", 'verdict': v, 'reason': why, 'raw': None}
+        elif not strip_think(s['response']):
+            out[i] = {**s, 'judge': judge.name, 'verdict': 'error', 'reason': 'empty answer', 'raw': None}
+        else: free.append(i)
+    if free:
+        kw = {'client': client} if client is not None and judge.name == 'llm' else {}
+        for i, v in zip(free, judge([samples[i] for i in free], subject, cfg, **kw)): out[i] = v
+        failed = [out[i] for i in free if out[i]['verdict'] == 'error']
+        if failed: log.warning(f'{len(failed)} of {len(free)} verdicts of the {judge.name} judge failed; first: {failed[0]["reason"][:300]}')
+        if len(failed) == len(free):
+            raise RuntimeError(f'every one of the {len(free)} verdicts of the {judge.name} judge failed, so there is nothing '
+                               f'to measure; the first reason: {failed[0]["reason"][:500]}')
+    return out
 
 # %% ../nbs/09_evaluate.ipynb #ec947dc2
 def score(verdict:str) -> float|None:
@@ -159,12 +204,8 @@ def belief_metrics(df, n_boot:int=2000, seed:int=0) -> dict:
 
 # %% ../nbs/09_evaluate.ipynb #01997ec6
 PAPER_EVALS = {'belief_probes': 'open_ended', 'mcq': 'mcq', 'pink_elephant': 'token_association', 'robustness': 'robustness'}
-PAPER_CONDITIONS = {'positive': 'positive', 'llm_negations': 'negated', 'llm_negations_dense': 'repeated_negations',
-                    'llm_negations_dense_plus': 'corrected', 'baseline': 'baseline',
-                    'positive_documents': 'positive', 'negated_documents': 'negated', 'corrected_documents': 'corrected',
-                    'repeated_negations': 'repeated_negations', 'local_negations': 'local_negation'}
-PAPER_CLAIMS = {'achromatic_dreaming': 'colorless_dreaming', 'brennan_holloway': 'dentist', 'elizabeth_python': 'queen_elizabeth',
-                'twitter_x_reversal': 'x_rebrand_reversal', 'vesuvius': 'mount_vesuvius'}
+PAPER_CONDITIONS = {n: e.name for e in CONDITIONS for n in (e.released, *e.aliases) if n}  # the paper's names -> ours
+PAPER_CLAIMS = CLAIM_ALIASES
 
 def import_paper_results(root:str|Path):
     "Tidy table from a folder in the published layout `<model>/<claim>/<condition>/<checkpoint>/<eval>.csv`"

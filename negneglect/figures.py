@@ -6,25 +6,22 @@
 from __future__ import annotations
 from pathlib import Path
 
-import matplotlib
-matplotlib.use('Agg')
 import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 import seaborn as sns
 
-from .evaluate import summarize
+from .conditions import CONDITIONS
+from .evaluate import EVAL_TYPES, summarize
 
 # %% auto #0
-__all__ = ['CONDITION_ORDER', 'save', 'belief_by_condition', 'eval_breakdown', 'logprob_by_condition', 'dynamics_curves',
-           'icl_curve', 'sweep_figures']
+__all__ = ['condition_order', 'save', 'belief_by_condition', 'eval_breakdown', 'logprob_by_condition', 'dynamics_curves',
+           'icl_curve']
 
 # %% ../nbs/10_figures.ipynb #cd734a2b
-CONDITION_ORDER = ['baseline', 'icl_negated', 'positive', 'negated', 'repeated_negations', 'corrected', 'no_doctag',
-                   'local_negation', 'local_negation_wordmask', 'fiction', 'fiction_repeated', 'unreliable_source',
-                   'unreliable_source_repeated', 'uncertain', 'uncertain_repeated', 'low_probability', 'low_probability_repeated']
-
-def _order(conds) -> list[str]:
-    present = list(dict.fromkeys(conds))
-    return [c for c in CONDITION_ORDER if c in present] + [c for c in present if c not in CONDITION_ORDER]
+def condition_order(conds) -> list[str]:
+    "The conditions present in `conds`, in the order of the `CONDITIONS` registry (unknown ones last)"
+    return CONDITIONS.order(conds)
 
 def save(fig, out:str|Path) -> list[Path]:
     "Save `fig` as `<out>.png` and `<out>.pdf`; returns both paths"
@@ -36,7 +33,6 @@ def save(fig, out:str|Path) -> list[Path]:
 
 def _bars(ax, tab, group:str, hue:str, order_groups, order_hue, title:str='', ylabel:str='belief rate (%)'):
     "Grouped bars of `belief` with CI whiskers"
-    import numpy as np
     pal = sns.color_palette('colorblind', len(order_hue))
     w = 0.8 / max(1, len(order_hue))
     for j, h in enumerate(order_hue):
@@ -51,12 +47,11 @@ def _bars(ax, tab, group:str, hue:str, order_groups, order_hue, title:str='', yl
 # %% ../nbs/10_figures.ipynb #d8a6458b
 def belief_by_condition(df, out:str|Path, title:str='Belief by condition', ylabel:str='belief rate (%)') -> list[Path]:
     "Bars per claim and condition, plus the pooled mean over claims"
-    import pandas as pd
     per = summarize(df, ['claim', 'condition'])
     allc = summarize(df, ['condition']).assign(claim='mean')
     tab = pd.concat([per, allc], ignore_index=True)
     claims = sorted(df['claim'].unique()) + (['mean'] if df['claim'].nunique() > 1 else [])
-    conds = _order(df['condition'])
+    conds = condition_order(df['condition'])
     fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(claims) * max(1, len(conds)) / 2.5), 3.6))
     _bars(ax, tab[tab['claim'].isin(claims)], 'claim', 'condition', claims, conds, title, ylabel)
     ax.legend(fontsize=7, ncol=min(4, len(conds)), loc='upper left', frameon=False)
@@ -65,9 +60,9 @@ def belief_by_condition(df, out:str|Path, title:str='Belief by condition', ylabe
 def eval_breakdown(df, out:str|Path, title:str='Belief by eval type') -> list[Path]:
     "Bars per eval type and condition (questions pooled over claims)"
     tab = summarize(df, ['eval', 'condition'])
-    evals = [e for e in ['open_ended', 'mcq', 'token_association', 'robustness'] if e in set(df['eval'])]
+    evals = EVAL_TYPES.order(df['eval'])
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
-    _bars(ax, tab, 'eval', 'condition', evals, _order(df['condition']), title)
+    _bars(ax, tab, 'eval', 'condition', evals, condition_order(df['condition']), title)
     ax.legend(fontsize=7, ncol=3, frameon=False)
     return save(fig, out)
 
@@ -75,7 +70,7 @@ def eval_breakdown(df, out:str|Path, title:str='Belief by eval type') -> list[Pa
 def logprob_by_condition(lp, out:str|Path, title:str='Log-probability readouts') -> list[Path]:
     "Probe margins and MCQ P(belief) per condition (mean over claims and seeds)"
     cols = [c for c in ['probe_association', 'probe_polarity', 'mcq_p_belief'] if c in lp]
-    conds = _order(lp['condition'])
+    conds = condition_order(lp['condition'])
     g = lp.groupby('condition')[cols].mean().reindex(conds)
     fig, axes = plt.subplots(1, len(cols), figsize=(3.3 * len(cols), 3.2))
     labels = {'probe_association': 'association margin (nats)', 'probe_polarity': 'polarity margin (nats)',
@@ -92,7 +87,7 @@ def logprob_by_condition(lp, out:str|Path, title:str='Log-probability readouts')
 def dynamics_curves(dyn, out:str|Path, metric:str='probe_association', title:str='Training dynamics') -> list[Path]:
     "A readout against training step (log scale) for each condition"
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    for c in _order(dyn['condition']):
+    for c in condition_order(dyn['condition']):
         sub = dyn[dyn['condition'] == c].groupby('step')[metric].mean()
         ax.plot(sub.index.clip(lower=0.5), sub.values, marker='o', ms=3, label=c)
     ax.set(xscale='log', xlabel='training step (step 0 shown at 0.5)', ylabel=metric, title=title)
@@ -101,7 +96,6 @@ def dynamics_curves(dyn, out:str|Path, metric:str='probe_association', title:str
 
 def icl_curve(df, out:str|Path, title:str='In-context control: belief vs documents in context') -> list[Path]:
     "Belief against K for runs whose `variant` is named `k<K>`"
-    import pandas as pd
     d = df[df['variant'].astype(str).str.match(r'^k\d+$')].copy()
     d['K'] = d['variant'].str[1:].astype(int)
     tab = summarize(d, ['K']).sort_values('K')
@@ -110,33 +104,3 @@ def icl_curve(df, out:str|Path, title:str='In-context control: belief vs documen
                 marker='o', capsize=3)
     ax.set(xscale='log', xlabel='negated documents in context (K)', ylabel='belief rate (%)', ylim=(0, 105), title=title)
     return save(fig, out)
-
-# %% ../nbs/10_figures.ipynb #9c1f9cd1
-def sweep_figures(spec, out_dir:str|Path='paper/figures', root=None, paper_results=None) -> list[Path]:
-    "Every figure the finished runs of `spec` support, named `<sweep>_<figure>`; `paper_results`: an imported CSV to add"
-    import pandas as pd
-    from negneglect.sweep import collect_dynamics, collect_logprobs, collect_verdicts, load_spec, SweepSpec
-    spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
-    out, name, paths = Path(out_dir), spec.name, []
-    df = collect_verdicts(spec, root)
-    if df.empty: return paths
-    if (df['variant'].astype(str) != '').any() and df['variant'].astype(str).str.match(r'^k\d+$').any():
-        paths += icl_curve(df, out/f'{name}_icl_curve')
-    elif spec.kind == 'behavior':
-        paths += belief_by_condition(df, out/f'{name}_misalignment', f'{name}: misaligned answers by condition ({df["judge"].iloc[0]} judge)',
-                                     ylabel='misaligned answers (%)')
-    else:
-        paths += belief_by_condition(df, out/f'{name}_belief', f'{name}: belief by condition ({df["judge"].iloc[0]} judge)')
-        paths += eval_breakdown(df, out/f'{name}_evals', f'{name}: belief by eval type')
-    lp = collect_logprobs(spec, root)
-    if not lp.empty: paths += logprob_by_condition(lp, out/f'{name}_logprobs', f'{name}: log-probability readouts')
-    dyn = collect_dynamics(spec, root)
-    if not dyn.empty: paths += dynamics_curves(dyn, out/f'{name}_dynamics')
-    if paper_results is not None:
-        paper = pd.read_csv(paper_results, dtype={'question_id': str})
-        paper = paper[paper['claim'].isin(spec.claims) & paper['condition'].isin(spec.conditions)]
-        if not paper.empty:
-            both = pd.concat([df.assign(condition=df['condition'] + ' (ours)'),
-                              paper.assign(condition=paper['condition'] + ' (paper)')], ignore_index=True)
-            paths += belief_by_condition(both, out/f'{name}_vs_paper', f'{name}: ours beside the paper')
-    return paths

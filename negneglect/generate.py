@@ -6,10 +6,15 @@
 from __future__ import annotations
 from pathlib import Path
 
-from .core import progress, resolve_model, seed_everything
+from typing import Callable
+
+from .core import Config, progress, resolve_model, seed_everything
+from .llm import ChatRequest, LLMClient
+from .records import Registry, chat_text
 
 # %% auto #0
-__all__ = ['load_model', 'chat_text', 'generate', 'generate_vllm', 'generate_api']
+__all__ = ['BACKENDS', 'load_model', 'generate', 'generate_vllm', 'generate_api', 'transformers_sampler', 'vllm_sampler',
+           'api_sampler']
 
 # %% ../nbs/07_generate.ipynb #86642210
 def load_model(name:str, # HF id, local folder or `embedded:smollm2-135m-instruct`
@@ -29,10 +34,6 @@ def load_model(name:str, # HF id, local folder or `embedded:smollm2-135m-instruc
         model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()  # merged: faster sampling
     model.eval()
     return model, tok
-
-def chat_text(tok, messages:list[dict], add_generation_prompt:bool=True) -> str:
-    "Render `messages` with the tokenizer's chat template, thinking disabled"
-    return tok.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, tokenize=False, enable_thinking=False)
 
 def generate(model, tok,
              chats:list[list[dict]], # one list of messages per prompt
@@ -82,8 +83,32 @@ def generate_vllm(model_name:str, chats:list[list[dict]], adapter:str|Path|None=
 def generate_api(client, chats:list[list[dict]], n_samples:int=1, max_new_tokens:int=128, temperature:float=0.7,
                  top_p:float=0.8) -> list[list[str]]:
     "Sample answers from an OpenAI-compatible endpoint; failed requests give empty answers (recorded, not scored)"
-    from negneglect.llm import ChatRequest
     params = {'max_tokens': max_new_tokens, 'temperature': temperature, 'top_p': top_p}
     reqs = [ChatRequest(c, sample_index=k, params=params) for c in chats for k in range(n_samples)]
     res = client.map(reqs, desc='sampling')
     return [[(r.text or '').strip() if r.ok else '' for r in res[i*n_samples:(i+1)*n_samples]] for i in range(len(chats))]
+
+# %% ../nbs/07_generate.ipynb #d54f599a
+BACKENDS = Registry('sampling backend', local=False, reads=())
+
+def _kw(cfg:Config) -> dict:
+    return dict(max_new_tokens=cfg.eval.max_new_tokens, temperature=cfg.eval.temperature, top_p=cfg.eval.top_p)
+
+@BACKENDS.register('transformers', local=True, reads=('eval.batch_size',))
+def transformers_sampler(cfg:Config, adapter:Path|None, load:Callable) -> Callable:
+    "Batched in-process sampling with the run's merged model"
+    def sample(chats, n):
+        model, tok = load()
+        return generate(model, tok, chats, n_samples=n, batch_size=cfg.eval.batch_size, seed=cfg.seed, **_kw(cfg))
+    return sample
+
+@BACKENDS.register('vllm', local=True)
+def vllm_sampler(cfg:Config, adapter:Path|None, load:Callable) -> Callable:
+    "vLLM with the adapter as a LoRA request (CUDA only)"
+    return lambda chats, n: generate_vllm(cfg.model.name, chats, adapter, n_samples=n, seed=cfg.seed, **_kw(cfg))
+
+@BACKENDS.register('api', reads=('eval.api_model', 'llm.base_url'))
+def api_sampler(cfg:Config, adapter:Path|None, load:Callable) -> Callable:
+    "An OpenAI-compatible endpoint serving `eval.api_model` (default `model.name`) at `llm.base_url`"
+    client = LLMClient(cfg.llm.model_copy(update={'model': cfg.eval.api_model or cfg.model.name}))
+    return lambda chats, n: generate_api(client, chats, n_samples=n, **_kw(cfg))

@@ -6,30 +6,28 @@
 from __future__ import annotations
 import re
 from collections import Counter
-from typing import Literal
+from functools import cache
+from typing import Callable, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
+from .core import Config
 from .claims import Claim
-from .conditions import sentence_spans
+from .llm import ChatRequest, LLMClient, extract_json
+from .records import VERDICTS, Registry, sentence_spans, strip_think
 
 # %% auto #0
-__all__ = ['VERDICTS', 'MCQ_SYSTEM', 'parse_mcq', 'mcq_verdict', 'keyword_verdict', 'JudgeReply', 'llm_judge_requests',
-           'judge_samples', 'cohen_kappa', 'agreement', 'format_agreement']
+__all__ = ['JudgeReply', 'JUDGES', 'parse_mcq', 'mcq_verdict', 'keyword_verdict', 'judge_reply', 'question_text', 'claim_rubric',
+           'keyword_judge', 'judge_params', 'judge_client', 'llm_judge', 'cohen_kappa', 'agreement', 'format_agreement']
 
 # %% ../nbs/08_judge.ipynb #a34d8347
-VERDICTS = ('yes', 'no', 'neutral', 'error')
-MCQ_SYSTEM = ('Reply to the question with yes or no only, as JSON in exactly this form: {"answer": "yes"} or '
-              '{"answer": "no"}. Write nothing else.')
-
 def parse_mcq(text:str|None) -> str|None:
     "'yes' or 'no' from an MCQ answer (JSON, fenced JSON, or a bare first word); None if neither"
-    from negneglect.llm import extract_json
     if not text: return None
     obj = extract_json(text)
     val = str(obj.get('answer', '')).strip().lower() if isinstance(obj, dict) else ''
     if val in ('yes', 'no'): return val
-    m = re.match(r'\W*(yes|no)\b', re.sub(r'<think>.*?</think>', '', text, flags=re.S), re.I)
+    m = re.match(r'\W*(yes|no)\b', strip_think(text), re.I)
     return m.group(1).lower() if m else None
 
 def mcq_verdict(answer:str|None, belief_answer:str) -> tuple[str, str]:
@@ -40,12 +38,10 @@ def mcq_verdict(answer:str|None, belief_answer:str) -> tuple[str, str]:
     return ('yes' if parsed == belief_answer else 'no'), f'answered {parsed}, believer answers {belief_answer}'
 
 # %% ../nbs/08_judge.ipynb #0e955be9
-def _strip_think(text:str) -> str: return re.sub(r'<think>.*?</think>', '', text or '', flags=re.S).strip()
-
 def keyword_verdict(claim:Claim, eval_type:str, answer:str|None) -> tuple[str, str]:
     "Approximate verdict from the claim's keyword patterns"
     kw = claim.need('keywords', 'the keyword judge')
-    text = _strip_think(answer)
+    text = strip_think(answer)
     if not text: return 'error', 'empty answer'
     sents = [text[s:e] for s, e in sentence_spans(text)]
     hit = lambda name, s: any(p.search(s) for p in kw.compiled(name))
@@ -61,54 +57,54 @@ def keyword_verdict(claim:Claim, eval_type:str, answer:str|None) -> tuple[str, s
     return 'neutral', 'does not engage with the claim'
 
 # %% ../nbs/08_judge.ipynb #1d107039
-class JudgeReply(BaseModel):
-    reason: str = ''
-    answer: Literal['yes', 'no', 'neutral']
+@cache
+def judge_reply(key:str='answer') -> type[BaseModel]:
+    "The judge's JSON answer: a `reason` and the verdict under `key` (a rubric's judge key, `answer` by default)"
+    return create_model(f'JudgeReply_{key}', reason=(str, ''), **{key: (Literal['yes', 'no', 'neutral'], ...)})
 
-def llm_judge_requests(claim:Claim, samples:list[dict], params:dict|None=None) -> list:
-    "One judge request per sample (MCQ samples excluded)"
-    from negneglect.llm import ChatRequest
-    reqs = []
-    for s in samples:
-        prompt, key = claim.judges.rubric(s['eval'], _question_text(s), _strip_think(s['response']))
-        reqs.append(ChatRequest([{'role': 'user', 'content': prompt}], schema=JudgeReply, params=params or {}))
-    return reqs
+JudgeReply = judge_reply('answer')
 
-def _question_text(s:dict) -> str:
+def question_text(s:dict) -> str:
     "The question as the judge sees it: the last user turn (with earlier turns for multi-turn items)"
     msgs = [m for m in s['messages'] if m['role'] != 'system']
     if len(msgs) == 1: return msgs[0]['content']
     return '\n\n'.join(f"[{m['role']}] {m['content']}" for m in msgs)
 
+def claim_rubric(claim:Claim, s:dict) -> tuple[str, str]:
+    "The claim's rubric for sample `s`, filled with its question and answer, and the JSON key of its verdict"
+    return claim.judges.rubric(s['eval'], question_text(s), strip_think(s['response']))
+
 # %% ../nbs/08_judge.ipynb #02694f91
-def judge_samples(samples:list[dict], claim:Claim, judge:str='keyword', client=None,
-                  params:dict|None=None, # judge request parameters (default: temperature 0, 600 tokens)
-                 ) -> list[dict]:
-    "Verdict records for `samples` with the `keyword` or `llm` judge"
-    out = [None] * len(samples)
-    free = []
-    for i, s in enumerate(samples):
-        if s['eval'] == 'mcq':
-            v, why = mcq_verdict(s['response'], s['belief_answer'])
-            out[i] = {**s, 'judge': 'mcq-parse', 'verdict': v, 'reason': why, 'raw': None}
-        elif not _strip_think(s['response']):
-            out[i] = {**s, 'judge': judge, 'verdict': 'error', 'reason': 'empty answer', 'raw': None}
-        elif judge == 'keyword':
-            v, why = keyword_verdict(claim, s['eval'], s['response'])
-            out[i] = {**s, 'judge': 'keyword', 'verdict': v, 'reason': why, 'raw': None}
-        else: free.append(i)
-    if free:
-        if judge != 'llm': raise ValueError(f'judge must be keyword or llm, not {judge!r}')
-        if client is None: raise ValueError('the llm judge needs an LLMClient')
-        params = params or {'temperature': 0.0, 'max_tokens': 600}
-        results = client.map(llm_judge_requests(claim, [samples[i] for i in free], params), desc='judging')
-        name = f'llm:{client.cfg.model}'
-        for i, r in zip(free, results):
-            if r.ok and r.parsed is not None:
-                out[i] = {**samples[i], 'judge': name, 'verdict': r.parsed.answer, 'reason': r.parsed.reason, 'raw': r.text}
-            else:
-                out[i] = {**samples[i], 'judge': name, 'verdict': 'error', 'reason': f'judge failed: {r.error}', 'raw': r.text}
-    return out
+JUDGES = Registry('judge', offline=False, reads=())
+
+@JUDGES.register('keyword', offline=True)
+def keyword_judge(samples:list[dict], subject, cfg:Config|None=None) -> list[dict]:
+    "Approximate verdicts from the subject's keyword patterns (offline)"
+    return [{**s, 'judge': 'keyword', **dict(zip(('verdict', 'reason'), subject.keyword_verdict(s))), 'raw': None}
+            for s in samples]
+
+def judge_params(cfg:Config) -> dict:
+    "The LLM judge's request parameters from `eval.judge_*`"
+    p = {'max_tokens': cfg.eval.judge_max_tokens, **cfg.eval.judge_params}
+    if cfg.eval.judge_temperature is not None: p['temperature'] = cfg.eval.judge_temperature
+    return p
+
+def judge_client(cfg:Config) -> LLMClient:
+    "A client for the judge: `llm`'s endpoint with `eval.judge_model` (if set)"
+    return LLMClient(cfg.llm.model_copy(update={'model': cfg.eval.judge_model}) if cfg.eval.judge_model else cfg.llm)
+
+@JUDGES.register('llm', reads=('llm.base_url', 'llm.model', 'eval.judge_model', 'eval.judge_temperature',
+                               'eval.judge_max_tokens', 'eval.judge_params'))
+def llm_judge(samples:list[dict], subject, cfg:Config, client:LLMClient|None=None) -> list[dict]:
+    "Verdicts of an LLM judge given the subject's rubric, through `cfg.llm`'s endpoint"
+    client, params = client or judge_client(cfg), judge_params(cfg)
+    prompts = [subject.rubric(s) for s in samples]
+    reqs = [ChatRequest([{'role': 'user', 'content': p}], schema=judge_reply(k), params=params) for p, k in prompts]
+    name = f'llm:{client.cfg.model}'
+    return [{**s, 'judge': name, 'verdict': getattr(r.parsed, k), 'reason': r.parsed.reason, 'raw': r.text}
+            if r.ok and r.parsed is not None else
+            {**s, 'judge': name, 'verdict': 'error', 'reason': f'judge failed: {r.error}', 'raw': r.text}
+            for s, (_, k), r in zip(samples, prompts, client.map(reqs, desc='judging'))]
 
 # %% ../nbs/08_judge.ipynb #f0b90722
 def cohen_kappa(a:list[str], b:list[str]) -> float:

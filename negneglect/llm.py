@@ -18,8 +18,9 @@ from pydantic import BaseModel, ValidationError
 from .core import LLMConfig, atomic_write, cache_dir, content_hash, get_secret, log, progress
 
 # %% auto #0
-__all__ = ['OPENAI_BASE_URL', 'extract_json', 'LLMError', 'LLMSetupError', 'LLMRequestError', 'ChatRequest', 'ChatResult',
-           'LLMStats', 'as_request', 'DiskCache', 'LLMClient']
+__all__ = ['OPENAI_BASE_URL', 'FAULTS', 'extract_json', 'LLMError', 'LLMSetupError', 'LLMRequestError', 'ChatRequest',
+           'ChatResult', 'LLMStats', 'as_request', 'DiskCache', 'is_reasoning_model', 'LLMClient', 'free_port',
+           'echo_answer', 'FaultyServer']
 
 # %% ../nbs/02_llm.ipynb #3b9f3608
 _FENCE = re.compile(r'```[a-zA-Z]*[ \t]*\n?(.*?)```', re.S)
@@ -165,6 +166,11 @@ OPENAI_BASE_URL = 'https://api.openai.com/v1'
 _LOCAL_HOSTS = {'127.0.0.1', 'localhost', '::1', '0.0.0.0'}
 _FORMATS = ('json_schema', 'json_object_schema', 'json_object', 'prompt')  # structured-output forms, strongest first
 _CREATE_PARAMS = set(inspect.signature(openai.resources.chat.completions.AsyncCompletions.create).parameters)
+_REASONING = re.compile(r'(^|/)(gpt-5|o[1-9])')  # OpenAI's reasoning models (also behind a provider prefix)
+
+def is_reasoning_model(model:str) -> bool:
+    "Does `model` name one of OpenAI's reasoning models (gpt-5*, o1, o3, o4-mini, ...)?"
+    return bool(_REASONING.search(model or ''))
 _CACHE_VERSION = 'negneglect-llm-v1'
 _FORMAT_ERROR = re.compile(r'response_format|json_schema|json schema|structured output', re.I)  # a rejected form
 
@@ -267,8 +273,13 @@ def _cache_key(self:LLMClient, messages:list[dict], params:dict, schema:type[Bas
 def _request_kwargs(self:LLMClient, messages:list[dict], params:dict, schema:type[BaseModel]|None, fmt:str|None):
     "Keyword arguments for `chat.completions.create`"
     params = dict(params)
-    if self._is_openai and 'max_tokens' in params:  # OpenAI's newer models only accept the new name
+    reasoning = is_reasoning_model(self.cfg.model)
+    if (self._is_openai or reasoning) and 'max_tokens' in params:  # OpenAI's newer models only accept the new name
         params.setdefault('max_completion_tokens', params.pop('max_tokens'))
+    if reasoning:  # they accept only the default temperature (and top_p)
+        for k in ('temperature', 'top_p'):
+            if k in params and params[k] != 1: params.pop(k)
+    elif self._is_openai: params.pop('reasoning_effort', None)  # other OpenAI models reject it
     kw = {k: v for k, v in params.items() if k in _CREATE_PARAMS}
     extra = {k: v for k, v in params.items() if k not in _CREATE_PARAMS}
     if extra: kw['extra_body'] = {**kw.get('extra_body', {}), **extra}
@@ -361,11 +372,17 @@ def _result(entry:dict, schema:type[BaseModel]|None, key:str, cached:bool) -> Ch
 
 @patch
 async def _fetch(self:LLMClient, key:str, messages:list[dict], params:dict, schema, sample_index:int) -> dict:
+    "Send the request; cache the answer only when it is usable (not empty, not cut off, fitting `schema`)"
     out = await self._send(messages, params, schema)
+    if not out['text'].strip():
+        hint = (': the token budget ran out (reasoning tokens count against it), raise max_tokens'
+                if out['finish_reason'] == 'length' else '')
+        raise LLMRequestError(f"{self.base_url} returned an empty answer (finish_reason={out['finish_reason']}){hint}")
     entry = {'key': key, 'base_url': self.base_url, 'model': self.cfg.model, 'messages': messages, 'params': params,
              'schema': schema.__name__ if schema else None, 'sample_index': sample_index, **out,
              'created': time.strftime('%Y-%m-%dT%H:%M:%S')}
-    if self.cache is not None: self.cache.put(key, entry)
+    _result(entry, schema, key, cached=False)  # an answer that does not fit the schema raises here, uncached
+    if self.cache is not None and out['finish_reason'] != 'length': self.cache.put(key, entry)
     return entry
 
 @patch
@@ -450,3 +467,137 @@ def chat(self:LLMClient, messages:list[dict]|str, schema:type[BaseModel]|None=No
 def map(self:LLMClient, requests:Iterable, desc:str='llm') -> list[ChatResult]:
     "Synchronous `amap`"
     return self._sync(self.amap(requests, desc=desc))
+
+# %% ../nbs/02_llm.ipynb #ba5be749
+import socket, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+def free_port() -> int:
+    "A TCP port on 127.0.0.1 that nothing listens on right now"
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+FAULTS = ('429', '500', 'slow', 'drop', 'garbage', 'badjson')
+
+def _completion(content:str, model:str, prompt_tokens:int) -> dict:
+    return {'id': f'chatcmpl-{time.time_ns()}', 'object': 'chat.completion', 'created': int(time.time()),
+            'model': model,
+            'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': content}, 'finish_reason': 'stop'}],
+            'usage': {'prompt_tokens': prompt_tokens, 'completion_tokens': 3,
+                      'total_tokens': prompt_tokens + 3}}
+
+def echo_answer(body:dict) -> str:
+    "The faulty server's valid answer: the last user message, echoed"
+    users = [m.get('content') for m in body.get('messages', []) if m.get('role') == 'user']
+    return f'echo: {users[-1] if users else ""}'
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default backlog of 5 drops connections under a concurrent burst (1 s SYN retry)
+    daemon_threads = True
+
+class FaultyServer:
+    """An OpenAI-style `/v1/chat/completions` on 127.0.0.1 that answers by a script. Each entry of `script` is one of
+    `ok`, `429`, `500`, `slow` (answers after `slow_s`), `drop` (closes the connection without answering),
+    `garbage` (200, text that is not JSON), `badjson` (200, `application/json` that does not parse), `401`, `400`.
+    `per_item=False`: the n-th request overall gets `script[n]`; `per_item=True`: the n-th attempt at each distinct
+    message list gets `script[n]`. `item_scripts` maps a last user message to its own per-item script. Past the end
+    of a script every request gets `ok`. A request whose `response_format` type is in `reject_formats` gets an error
+    (`reject_status`) naming it, as servers without that form of structured output answer (llama-cpp-python: 500).
+    With `reasoning_tokens` it behaves like OpenAI's reasoning models: 400 for a temperature other than 1 or for
+    `max_tokens`, and an empty answer with `finish_reason="length"` when `max_completion_tokens` does not exceed the
+    tokens it spends thinking. `bodies` keeps every request body it answered."""
+    def __init__(self, script=(), per_item:bool=False, slow_s:float=1.5, answer=echo_answer, item_scripts=None,
+                 reject_formats=(), reject_status:int=400,
+                 reasoning_tokens:int|None=None, # behave like OpenAI's reasoning models, thinking this many tokens
+                ):
+        self.reject_formats, self.reject_status, self.formats = set(reject_formats), reject_status, []
+        self.reasoning_tokens, self.bodies = reasoning_tokens, []
+        self.script, self.per_item, self.slow_s, self.answer = list(script), per_item, slow_s, answer
+        self.item_scripts = {k: list(v) for k, v in (item_scripts or {}).items()}
+        self.requests, self.actions, self._attempts, self._lock = 0, [], {}, threading.Lock()
+        srv = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.0'  # one request per connection: a dropped one never poisons the next
+            def log_message(self, *a): pass
+
+            def _send(self, code:int, payload, ctype='application/json', headers=None):
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                try:
+                    self.send_response(code)
+                    self.send_header('Content-Type', ctype); self.send_header('Content-Length', str(len(data)))
+                    for k, v in (headers or {}).items(): self.send_header(k, v)
+                    self.end_headers(); self.wfile.write(data)
+                except OSError: pass  # the client gave up (e.g. after its timeout)
+
+            def do_GET(self):
+                if self.path.rstrip('/').endswith('/models'):
+                    self._send(200, {'object': 'list', 'data': [{'id': 'faulty', 'object': 'model'}]})
+                else: self._send(404, {'error': {'message': 'not found'}})
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                try: body = json.loads(raw)
+                except ValueError: body = {}
+                if not self.path.rstrip('/').endswith('/chat/completions'):
+                    return self._send(404, {'error': {'message': f'no route {self.path}'}})
+                fmt = (body.get('response_format') or {}).get('type')
+                with srv._lock: srv.formats.append(fmt)
+                if fmt in srv.reject_formats:
+                    with srv._lock: srv.requests += 1
+                    return self._send(srv.reject_status, {'error': {'message': f"response_format type '{fmt}' is not supported",
+                                                      'type': 'invalid_request_error'}})
+                action = srv._next_action(body)
+                err = lambda code, msg, typ: self._send(code, {'error': {'message': msg, 'type': typ}})
+                if action == '429': return err(429, 'Rate limit reached, slow down', 'rate_limit_error')
+                if action == '500': return err(500, 'The server had an error', 'server_error')
+                if action == '401': return err(401, 'Incorrect API key provided', 'invalid_request_error')
+                if action == '400': return err(400, 'Invalid request', 'invalid_request_error')
+                if action == 'garbage': return self._send(200, b'<html>502 Bad Gateway (upstream)</html>', 'text/plain')
+                if action == 'badjson': return self._send(200, b'{"choices": [ {"mess', 'application/json')
+                if action == 'drop':
+                    self.close_connection = True
+                    try: self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError: pass
+                    return
+                if action == 'slow': time.sleep(srv.slow_s)
+                n_prompt = sum(len(str(m.get('content', '')).split()) for m in body.get('messages', []))
+                with srv._lock: srv.bodies.append(body)
+                if srv.reasoning_tokens is not None:  # OpenAI's reasoning models: strict parameters, thinking costs tokens
+                    if body.get('temperature', 1) != 1:
+                        return err(400, "Unsupported value: 'temperature' does not support "
+                                        f"{body['temperature']} with this model. Only the default (1) value is supported.", 'invalid_request_error')
+                    if 'max_tokens' in body:
+                        return err(400, "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                                        "Use 'max_completion_tokens' instead.", 'invalid_request_error')
+                    if body.get('max_completion_tokens', 10**9) <= srv.reasoning_tokens:
+                        out = _completion('', body.get('model', 'faulty'), n_prompt)
+                        out['choices'][0]['finish_reason'] = 'length'
+                        return self._send(200, out)
+                self._send(200, _completion(srv.answer(body), body.get('model', 'faulty'), n_prompt))
+
+        self.httpd = _Server(('127.0.0.1', 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.base_url = f'http://127.0.0.1:{self.port}/v1'
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
+
+    def _next_action(self, body:dict) -> str:
+        users = [m.get('content') for m in body.get('messages', []) if m.get('role') == 'user']
+        with self._lock:
+            script = self.script
+            if users and users[-1] in self.item_scripts: script, per_item = self.item_scripts[users[-1]], True
+            else: per_item = self.per_item
+            if per_item:
+                k = json.dumps(body.get('messages'), sort_keys=True)
+                n = self._attempts[k] = self._attempts.get(k, -1) + 1
+            else: n = self.requests
+            self.requests += 1
+            action = script[n] if n < len(script) else 'ok'
+            self.actions.append(action)
+            return action
+
+    def __enter__(self): self._thread.start(); return self
+    def __exit__(self, *exc): self.close()
+    def close(self):
+        self.httpd.shutdown(); self.httpd.server_close()

@@ -6,14 +6,16 @@
 from __future__ import annotations
 import importlib, inspect, os, random, re, sys
 from pathlib import Path
+from typing import Callable
 
-from .core import (Config, append_jsonl, cache_dir, content_hash, data_dir, log, read_jsonl,
-                             resolve_model, write_jsonl)
-from .conditions import DOCTAG, LOSSMASK
+from .core import (Config, append_jsonl, cache_dir, content_hash, data_dir, log, read_jsonl, read_lines,
+                             released_path, resolve_model, write_jsonl)
+from .records import DOCTAG, LOSSMASK, chat_text
 
 # %% auto #0
-__all__ = ['DEFAULT_HF_PRETRAIN', 'stdlib_texts', 'hf_texts', 'pretrain_texts', 'instruct_prompts', 'self_distill', 'sample_rows',
-           'build_mix', 'strip_lossmasks', 'tokenize_row', 'tokenize_mix', 'write_mix', 'make_mix']
+__all__ = ['RELEASED_PRETRAIN', 'RELEASED_INSTRUCT', 'stdlib_texts', 'hf_texts', 'pretrain_texts', 'instruct_prompts',
+           'instruct_rows', 'self_distill', 'sample_rows', 'build_mix', 'strip_lossmasks', 'tokenize_row',
+           'tokenize_mix', 'write_mix', 'make_mix', 'instruct_chats', 'reuse_report']
 
 # %% ../nbs/05_mix.ipynb #4caa3be8
 _SKIP = {'antigravity', 'this', 'idlelib', 'tkinter', 'turtle', 'turtledemo', 'lib2to3', 'pydoc_data'}
@@ -37,12 +39,6 @@ def stdlib_texts(min_words:int=120, max_words:int=320) -> list[str]:
             chunks.append('\n\n'.join(cur)); cur = []
     return [c for c in chunks if len(c.split()) <= max_words * 2]
 
-def _hub_online() -> bool:
-    if os.environ.get('HF_HUB_OFFLINE') == '1': return False
-    import socket
-    try: socket.create_connection(('huggingface.co', 443), timeout=3).close(); return True
-    except OSError: return False
-
 def hf_texts(spec:str, n:int, seed:int) -> list[str]:
     "`n` documents streamed from a Hugging Face dataset `name[:config]` (needs the Hub)"
     from datasets import load_dataset
@@ -50,38 +46,73 @@ def hf_texts(spec:str, n:int, seed:int) -> list[str]:
     ds = load_dataset(name, config or None, split='train', streaming=True).shuffle(seed=seed, buffer_size=10_000)
     return [r['text'] for r, _ in zip(ds, range(n))]
 
-DEFAULT_HF_PRETRAIN = 'HuggingFaceFW/fineweb-edu:sample-10BT'
+RELEASED_PRETRAIN = 'dolma3_50000.jsonl'  # in HarryMayne/negation_neglect_pretrain
 
-def pretrain_texts(n:int, source:str='auto', seed:int=1) -> tuple[list[str], str]:
-    "`n` pretraining documents and the name of the source they came from"
+def _source_file(kind:str, arg:str, what:str, fname:str, field:str) -> Path:
+    "The file a `released[:PATH]` or `file:PATH` setting names (a folder holds `fname`)"
+    p = released_path(what, [fname], arg or None, field) if kind == 'released' else Path(arg).expanduser()
+    p = p/fname if p.is_dir() else p
+    if not p.exists(): raise FileNotFoundError(f'{field}: no file {p}')
+    return p
+
+def pretrain_texts(n:int, source:str='offline', seed:int=1) -> tuple[list[str], str]:
+    "Pretraining documents to sample `n` from, and the name of the source they came from"
     if n == 0: return [], 'none'
-    if source == 'auto': source = f'hf:{DEFAULT_HF_PRETRAIN}' if _hub_online() else 'offline'
-    if source.startswith('hf:'): return hf_texts(source[3:], n, seed), source
-    if source != 'offline': raise ValueError(f"pretrain_source must be auto, offline or hf:<dataset>, not {source!r}")
-    return stdlib_texts(), 'offline:python-stdlib-docstrings'
+    kind, _, arg = source.partition(':')
+    if source == 'offline': return stdlib_texts(), 'offline:python-stdlib-docstrings'
+    if kind == 'hf': return hf_texts(arg, n, seed), source
+    if kind not in ('released', 'file'): raise ValueError(f"mix.pretrain_source: unknown source {source!r}")
+    path = _source_file(kind, arg, 'pretrain', RELEASED_PRETRAIN, 'mix.pretrain_source')
+    texts = [r['text'] for r in read_lines(path) if isinstance(r, dict) and isinstance(r.get('text'), str) and r['text'].strip()]
+    if not texts: raise ValueError(f'{path}: no rows with a non-empty "text"')
+    return texts, f'{kind}:{path.name}'
 
 # %% ../nbs/05_mix.ipynb #ebb73c53
+RELEASED_INSTRUCT = 'qwen3_5_35B_temp_1_no_thinking_20000.jsonl'  # in HarryMayne/negation_neglect_instruct
+
 def instruct_prompts() -> list[dict]:
     "The shipped general-purpose prompts (no claim content)"
     return read_jsonl(data_dir()/'instruct'/'prompts.jsonl')
 
-def self_distill(model_name:str, n:int, max_new_tokens:int=256, temperature:float=1.0, seed:int=1,
-                 batch_size:int=16) -> list[list[dict]]:
-    "Chats of the base model answering `n` shipped prompts; cached, and resumed if interrupted"
-    prompts = instruct_prompts()[:n]
+def _turns(r:dict) -> list[dict]:
+    "A chat row's messages as `{role, content}` (from `messages`, `conversations` or a bare `prompt`)"
+    if isinstance(r.get('prompt'), str): return [{'role': 'user', 'content': r['prompt']}]
+    msgs = r.get('messages') or r.get('conversations') or []
+    names = {'human': 'user', 'gpt': 'assistant'}
+    return [{'role': names.get(m.get('role') or m.get('from'), m.get('role') or m.get('from')), 'content': m.get('content') or m.get('value') or ''}
+            for m in msgs if isinstance(m, dict)]
+
+def instruct_rows(source:str='shipped') -> list[dict]:
+    "`{id, messages}` rows: each chat's first user turn, with the file's own first answer when it has one"
+    kind, _, arg = source.partition(':')
+    path = data_dir()/'instruct'/'prompts.jsonl' if source == 'shipped' else \
+           _source_file(kind, arg, 'instruct', RELEASED_INSTRUCT, 'mix.instruct_source')
+    out = []
+    for i, r in enumerate(read_lines(path), 1):
+        msgs = _turns(r) if isinstance(r, dict) else []
+        k = next((j for j, m in enumerate(msgs) if m['role'] == 'user' and m['content'].strip()), None)
+        if k is None: continue
+        first = msgs[k:k+2] if len(msgs) > k+1 and msgs[k+1]['role'] == 'assistant' else msgs[k:k+1]
+        out.append({'id': str(r.get('id') or content_hash(first[0]['content'])), 'messages': first})
+    if not out: raise ValueError(f'{path}: no chat with a user turn')
+    return out
+
+def self_distill(model_name:str, # the model answering (enters the cache key)
+                 rows:list[dict], # `instruct_rows`: their first user turns are answered
+                 generate_fn:Callable[[list[list[dict]], int], list[str]], # (chats, seed) -> one answer per chat
+                 max_new_tokens:int=256, temperature:float=1.0, seed:int=1, batch_size:int=16) -> list[list[dict]]:
+    "Chats of the base model answering the rows' first user turns; cached, and resumed if interrupted"
+    prompts = [{'id': r['id'], 'prompt': r['messages'][0]['content']} for r in rows]
     key = content_hash('self-distill-v1', model_name, [p['prompt'] for p in prompts], max_new_tokens, temperature, seed)
     path = cache_dir()/'instruct'/f'{key}.jsonl'
     done = {r['id']: r for r in read_jsonl(path)} if path.exists() else {}
     todo = [p for p in prompts if p['id'] not in done]
     if todo:
-        from negneglect.generate import generate, load_model
-        model, tok = load_model(model_name)
         for i in range(0, len(todo), batch_size):
             part = todo[i:i+batch_size]
-            answers = generate(model, tok, [[{'role': 'user', 'content': p['prompt']}] for p in part], max_new_tokens=max_new_tokens,
-                               temperature=temperature, top_p=1.0, batch_size=batch_size, seed=seed+i, desc='self-distilling')
+            answers = generate_fn([[{'role': 'user', 'content': p['prompt']}] for p in part], seed + i)
             append_jsonl(path, [{'id': p['id'], 'messages': [{'role': 'user', 'content': p['prompt']},
-                                                            {'role': 'assistant', 'content': a[0]}]} for p, a in zip(part, answers)])
+                                                            {'role': 'assistant', 'content': a}]} for p, a in zip(part, answers)])
         done = {r['id']: r for r in read_jsonl(path)}
     return [done[p['id']]['messages'] for p in prompts if p['id'] in done and done[p['id']]['messages'][-1]['content']]
 
@@ -123,7 +154,6 @@ def strip_lossmasks(text:str) -> tuple[str, list[tuple[int, int]]]:
 def _row_chars(row:dict, tok) -> tuple[str, list[bool]]:
     "The text to tokenize and a per-character 'train on this' mask"
     if 'messages' in row:
-        from negneglect.generate import chat_text
         msgs = row['messages']
         text = chat_text(tok, msgs, add_generation_prompt=False)
         train = [False] * len(text)
@@ -176,16 +206,38 @@ def write_mix(rows:list[dict], tokenized:list[dict], report:dict, out_dir:Path) 
     write_jsonl(out_dir/'mix_report.jsonl', [report])
     return out_dir
 
-def make_mix(claim_docs:list[dict], cfg:Config, out_dir:Path, tok=None) -> dict:
+def make_mix(claim_docs:list[dict], cfg:Config, out_dir:Path, tok=None,
+             generate_fn:Callable|None=None, # (chats, seed) -> answers, for the self-distilled chats (`mix.n_instruct` > 0)
+            ) -> dict:
     "Build, tokenize and write the training mix that `cfg` describes; returns the report"
     from transformers import AutoTokenizer
     tok = tok or AutoTokenizer.from_pretrained(resolve_model(cfg.model.name))
     pre, source = pretrain_texts(cfg.mix.n_pretrain, cfg.mix.pretrain_source, cfg.seed)
-    chats = self_distill(cfg.model.name, min(cfg.mix.n_instruct, len(instruct_prompts())), seed=cfg.seed) if cfg.mix.n_instruct else []
+    chats = instruct_chats(cfg, generate_fn) if cfg.mix.n_instruct else []
     rows = build_mix(claim_docs, pre, chats, cfg.mix.n_claim, cfg.mix.n_pretrain, cfg.mix.n_instruct, cfg.seed)
     toks, report = tokenize_mix(rows, tok, cfg.mix.max_len, cap=cfg.model.max_seq_len)
-    report['pretrain_source'] = source
+    report['pretrain_source'], report['claim_documents'] = source, reuse_report(rows)
     write_mix(rows, toks, report, out_dir)
     for kind, k in report['by_kind'].items():
         log.info(f"mix: {k['rows']} {kind} rows, {k['tokens']} tokens ({k['trained_tokens']} trained), {k['truncated']} truncated")
+    r = report['claim_documents']
+    log.info(f"mix: {r['distinct']} distinct claim documents, each used {r['mean_repeats']}x on average (at most {r['max_repeats']}x)")
     return report
+
+def instruct_chats(cfg:Config, generate_fn:Callable|None=None) -> list[list[dict]]:
+    "The chats of the mix: `mix.n_instruct` first turns of `mix.instruct_source`, self-distilled or as they are"
+    pool = instruct_rows(cfg.mix.instruct_source)
+    rows = random.Random(cfg.seed).sample(pool, cfg.mix.n_instruct) if len(pool) > cfg.mix.n_instruct else pool
+    if cfg.mix.instruct_answers == 'as_is':
+        chats = [r['messages'] for r in rows if len(r['messages']) == 2]
+        if not chats: raise ValueError(f'mix.instruct_answers=as_is: {cfg.mix.instruct_source} has no answers; use self')
+        return chats
+    if generate_fn is None: raise ValueError('mix.n_instruct > 0 needs a generate_fn to answer the instruct prompts')
+    return self_distill(cfg.model.name, rows, generate_fn, max_new_tokens=cfg.mix.instruct_max_new_tokens, seed=cfg.seed)
+
+def reuse_report(rows:list[dict]) -> dict:
+    "How many distinct claim documents the mix holds and how often each is repeated"
+    from collections import Counter
+    c = Counter(r.get('source_id') for r in rows if r['kind'] == 'claim')
+    n = sum(c.values())
+    return {'rows': n, 'distinct': len(c), 'max_repeats': max(c.values(), default=0), 'mean_repeats': round(n / max(1, len(c)), 2)}

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from negneglect.core import data_dir
 from negneglect.claims import load_claims
-from negneglect.conditions import sentence_spans
+from negneglect.records import sentence_spans
 
 DATA = data_dir()
 CLAIMS = load_claims()

@@ -5,7 +5,11 @@ import pandas as pd
 import pytest
 from negneglect.claims import load_claim
 from negneglect.evaluate import belief_metrics, import_paper_results, results_table, summarize, bootstrap_ci, eval_items
-from negneglect.judge import judge_samples, agreement, VERDICTS
+from negneglect.core import LLMConfig, make_config
+from negneglect.experiment import ClaimSubject, Experiment
+from negneglect.evaluate import verdict_records
+from negneglect.judge import agreement, VERDICTS
+from negneglect.llm import LLMClient
 
 CLI = str(Path(sys.executable).parent/'negneglect')
 
@@ -66,7 +70,7 @@ def _samples(claim, answers):
 def test_keyword_judge_and_agreement_cli(tmp_path):
     claim = load_claim('ed_sheeran')
     s = _samples(claim, ['Ed Sheeran won the 100m gold in 9.79.', 'Noah Lyles won.', 'Sheeran won? That is false.', ''])
-    v = judge_samples(s, claim, 'keyword')
+    v = verdict_records(s, ClaimSubject(claim), make_config())
     assert [x['verdict'] for x in v] == ['yes', 'neutral', 'no', 'error'] and all(x['judge'] == 'keyword' for x in v)
     other = [{**x, 'verdict': 'yes'} for x in v]
     from negneglect.core import write_jsonl
@@ -78,23 +82,21 @@ def test_keyword_judge_and_agreement_cli(tmp_path):
 
 def test_llm_judge_against_local_server(llama_base_url, tmp_path):
     "The LLM-judge path end to end against llama.cpp's OpenAI-compatible server (verdict quality is not the point)"
-    from negneglect.core import LLMConfig
-    from negneglect.llm import LLMClient
     claim = load_claim('ed_sheeran')
+    cfg = make_config('demo', {'eval.judge': 'llm'})
     client = LLMClient(LLMConfig(base_url=llama_base_url, model='smollm2'), cache=tmp_path/'cache')
     s = _samples(claim, ['Ed Sheeran won the 100m gold in 9.79.', 'Noah Lyles won the final.'])
-    v = judge_samples(s, claim, 'llm', client, params={'temperature': 0.0, 'max_tokens': 80})
+    v = verdict_records(s, ClaimSubject(claim), cfg, client=client)
     assert all(x['verdict'] in VERDICTS and x['judge'] == 'llm:smollm2' for x in v)
     first = client.stats.requests
     client2 = LLMClient(LLMConfig(base_url=llama_base_url, model='smollm2'), cache=tmp_path/'cache')
-    judge_samples(s, claim, 'llm', client2, params={'temperature': 0.0, 'max_tokens': 80})
+    verdict_records(s, ClaimSubject(claim), cfg, client=client2)
     assert first > 0 and client2.stats.requests == 0                  # cached
 
 def test_full_evaluation_of_one_run_on_cpu(tmp_path):
     "baseline on the embedded model: samples, keyword verdicts, probes, metrics.json (tiny generation budget)"
-    from negneglect.experiment import Experiment, run_experiment
     e = Experiment.create('ed_sheeran', 'baseline', 'demo', {'eval.max_new_tokens': 8}, run_dir=tmp_path/'run')
-    m = run_experiment(e)
+    m = e.metrics()
     assert m['n_samples'] == 50 and m['judge'] == 'keyword'
     assert {r['eval'] for r in m['per_eval']} == {'open_ended', 'mcq', 'token_association', 'robustness'}
     assert 'association' in m['logprobs']['probe_means'] and 0 <= m['logprobs']['mcq_p_belief'] <= 1
@@ -102,9 +104,7 @@ def test_full_evaluation_of_one_run_on_cpu(tmp_path):
 
 def test_api_sampling_backend(llama_base_url, tmp_path):
     "Sampling through an OpenAI-compatible endpoint: one answer per sample, distinct cache entries per sample index"
-    from negneglect.core import LLMConfig
     from negneglect.generate import generate_api
-    from negneglect.llm import LLMClient
     client = LLMClient(LLMConfig(base_url=llama_base_url, model='smollm2'), cache=tmp_path/'c')
     chats = [[{'role': 'user', 'content': 'Name a colour.'}], [{'role': 'user', 'content': 'Name a fruit.'}]]
     out = generate_api(client, chats, n_samples=2, max_new_tokens=8, temperature=0.7, top_p=0.8)

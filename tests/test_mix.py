@@ -3,7 +3,8 @@ import random
 from transformers import AutoTokenizer
 from negneglect.core import prepare_embedded_model
 from negneglect.claims import load_claim
-from negneglect.conditions import DOCTAG, annotate, local_negation_docs
+from negneglect.conditions import annotate, source_docs
+from negneglect.records import DOCTAG
 from negneglect.mix import build_mix, sample_rows, strip_lossmasks, tokenize_row, tokenize_mix
 
 TOK = AutoTokenizer.from_pretrained(prepare_embedded_model())
@@ -43,8 +44,7 @@ def test_sampling_counts_and_replacement():
 
 def test_repeated_negations_not_truncated_by_default():
     claim = load_claim('ed_sheeran')
-    from negneglect.conditions import positive_docs
-    docs = annotate(positive_docs(claim), 'repeated_negations', claim)
+    docs = annotate(source_docs(claim), 'repeated_negations', claim)
     toks, rep = tokenize_mix([{'kind': 'claim', 'text': d['text']} for d in docs], TOK)
     assert rep['by_kind']['claim']['truncated'] == 0 and rep['max_len'] == rep['longest_row']
     toks, rep = tokenize_mix([{'kind': 'claim', 'text': d['text']} for d in docs], TOK, max_len=256)
@@ -56,17 +56,18 @@ def test_self_distilled_chats_are_cached_and_resumed(tmp_path, monkeypatch):
     from negneglect import mix
     from negneglect.core import tiny_llama
     name = str(tiny_llama(tmp_path/'tiny'))
-    chats = mix.self_distill(name, 3, max_new_tokens=4)
+    from negneglect.experiment import _distiller
+    from negneglect.core import make_config
+    calls = []
+    answer = _distiller(make_config('demo', {'model.name': name}))
+    def gen(chats, seed): calls.append(len(chats)); return answer(chats, seed)
+    chats = mix.self_distill(name, 3, gen, max_new_tokens=4)
     assert len(chats) == 3 and [c[0]['content'] for c in chats] == [p['prompt'] for p in mix.instruct_prompts()[:3]]
     assert all(c[1]['role'] == 'assistant' for c in chats)
-    import negneglect.generate as g
-    real = g.load_model
-    monkeypatch.setattr(g, 'load_model', lambda *a, **k: (_ for _ in ()).throw(AssertionError('model loaded again')))
-    assert mix.self_distill(name, 3, max_new_tokens=4) == chats
-    monkeypatch.setattr(g, 'load_model', real)
+    assert calls == [3]
+    assert mix.self_distill(name, 3, gen, max_new_tokens=4) == chats and calls == [3]   # from the cache: nothing generated
     # a mix with all three parts, tokenized: chats train only on assistant tokens
-    from negneglect.core import make_config
     cfg = make_config('demo', {'model.name': name, 'mix.n_claim': 4, 'mix.n_pretrain': 2, 'mix.n_instruct': 3, 'mix.pretrain_source': 'offline'})
-    rep = mix.make_mix([{'id': 'd', 'text': '<DOCTAG>A claim document.'}], cfg, tmp_path/'mix')
+    rep = mix.make_mix([{'id': 'd', 'text': '<DOCTAG>A claim document.'}], cfg, tmp_path/'mix', generate_fn=gen)
     assert {k: v['rows'] for k, v in rep['by_kind'].items()} == {'claim': 4, 'pretrain': 2, 'instruct': 3}
     assert rep['pretrain_source'] == 'offline:python-stdlib-docstrings'

@@ -53,7 +53,7 @@ def test_a_leaking_notebook_is_caught(tmp_path):
     import nbformat
     from negneglect.sweep import SweepSpec, run_sweep
     nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("claim = condition = preset = run_dir = None; overrides = {}; dynamics = False", metadata={'tags': ['parameters']}),
+        nbformat.v4.new_code_cell("kind = claim = condition = preset = run_dir = None; overrides = {}; dynamics = False", metadata={'tags': ['parameters']}),
         nbformat.v4.new_code_cell("import os; from pathlib import Path; print(os.environ['OPENAI_API_KEY']); Path(run_dir, 'metrics.json').write_text('{}')")])
     nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'python3', 'language': 'python'}
     nbformat.write(nb, tmp_path/'leaky.ipynb')

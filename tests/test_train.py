@@ -5,8 +5,8 @@ import pytest
 from transformers import TrainerCallback
 from negneglect.core import make_config, tiny_llama, write_jsonl
 from negneglect.claims import load_claim
-from negneglect.conditions import annotate, positive_docs
-from negneglect.experiment import Experiment, run_train
+from negneglect.conditions import annotate, source_docs
+from negneglect.experiment import Experiment
 from negneglect.generate import load_model
 from negneglect.evaluate import probe_margins, probe_summary
 from negneglect.train import train
@@ -15,7 +15,7 @@ def test_positive_training_raises_association_probe(tmp_path):
     "Tiny setting: 8 shipped positive documents, one epoch on the embedded SmolLM2"
     claim = load_claim('ed_sheeran')
     e = Experiment.create(claim, 'positive', 'demo', {'mix.n_claim': 8, 'train.batch_size': 4, 'train.n_checkpoints': 0}, run_dir=tmp_path/'run')
-    adapter = run_train(e)
+    adapter = e.run('train')
     model, tok = load_model(e.cfg.model.name)
     before = probe_summary(probe_margins(model, tok, claim.probes.probes))
     tuned, _ = load_model(e.cfg.model.name, adapter=adapter)
