@@ -87,7 +87,8 @@ def test_official_layout_claims_run_end_to_end(tmp_path, llama_base_url):
             '--run-dir', str(runs/'positive')]
     r = subprocess.run(base + ['--set', *sets], capture_output=True, text=True)
     assert r.returncode != 0 and 'the keyword judge needs keywords.yaml' in (r.stdout + r.stderr)
-    judge = ['eval.judge=llm', f'llm.base_url={llama_base_url}', 'llm.model=smollm2', 'eval.judge_params={}', 'eval.judge_max_tokens=120']
+    judge = ['eval.judge=llm', f'llm.base_url={llama_base_url}', 'llm.model=smollm2', 'eval.judge_params={}', 'eval.judge_max_tokens=80',
+             'eval.evals=[token_association,mcq]']                               # 10 judged answers: quick on a CPU
     r = subprocess.run(base + ['--set', *sets, *judge], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     m = json.loads((runs/'positive'/'metrics.json').read_text())
@@ -110,12 +111,13 @@ def test_judge_run_against_a_reasoning_model_stand_in(tmp_path, monkeypatch):
                 f'llm.base_url={srv.base_url}', 'eval.judge_temperature=0']
         small = subprocess.run(args + ['eval.judge_max_tokens=100'], capture_output=True, text=True)
         assert small.returncode != 0 and 'finish_reason=length' in small.stdout + small.stderr   # every verdict failed: an error
-        n_small = srv.requests
+        n_small, first = srv.requests, len(srv.bodies)
+        assert all(b['max_completion_tokens'] == 100 and 'temperature' not in b for b in srv.bodies)
         ok = subprocess.run(args, capture_output=True, text=True)                     # the paper's 6,000 tokens
         assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-3000:]
         assert srv.requests > n_small                                                 # nothing failed was cached
         assert all('temperature' not in b and b['max_completion_tokens'] == 6000 and b['reasoning_effort'] == 'medium'
-                   for b in srv.bodies)
+                   for b in srv.bodies[first:])
     v = read_jsonl(tmp_path/'v.jsonl')
     assert {x['verdict'] for x in v if x['eval'] != 'mcq'} == {'yes'} and all(x['judge'] == 'llm:gpt-5-mini-2025-08-07' for x in v if x['eval'] != 'mcq')
 
