@@ -21,7 +21,7 @@ weight gradient 2N only for trained weights. tok/s counts real tokens; padding i
 Because the machine may be shared, each trainer also reports its CPU time in the timed window (`cpu%` = CPU seconds /
 (wall seconds * threads)) and the load average around it; compare trainers only within one run.
 """
-import argparse, json, os, resource, subprocess, sys, tempfile, time
+import argparse, hashlib, json, os, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 
 LR = 5e-4  # the demo preset's learning rate (linear decay, no warmup); the loop keeps it constant
@@ -37,12 +37,12 @@ def peak_mem_gib():
     return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else rss_gib()
 
 class Steps:
-    "Per-step timestamps and batch signatures; `report()` summarises the steps after the first"
-    def __init__(self, t_start:float):
-        self.t_start, self.ends, self.sigs, self.cpu, self.t_first_begin = t_start, [], [], [], None
+    "Per-step timestamps and batch signatures; `report()` summarises the steps after the first `skip` (warm-up, profiled)"
+    def __init__(self, t_start:float, skip:int=1):
+        self.t_start, self.skip, self.ends, self.sigs, self.cpu, self.t_first_begin = t_start, skip, [], [], [], None
     def begin(self):
         "An optimizer step starts"
-        if self.t_first_begin is None: self.t_first_begin = time.time(); self.rss_setup = rss_gib()
+        if self.t_first_begin is None: self.t_first_begin = time.time(); self.rss_setup = peak_mem_gib()
         self.sigs.append({'rows': [], 'shapes': [], 'real': 0})
     def batch(self, ids, mask, index):
         "Record one forward pass of this step: the rows it holds (via `index`, ids -> row number) and its padded shape"
@@ -52,14 +52,15 @@ class Steps:
         s['shapes'].append(list(ids.shape)); s['real'] += int(sum(n))
     def end(self): self.ends.append(time.time()); self.cpu.append(cpu_s())
     def report(self) -> dict:
-        if len(self.ends) < 3: raise RuntimeError(f'only {len(self.ends)} steps ran; the bench needs at least 3')
-        timed = self.sigs[1:len(self.ends)]
-        wall = self.ends[-1] - self.ends[0]
+        k = self.skip
+        if len(self.ends) < k + 2: raise RuntimeError(f'only {len(self.ends)} steps ran; the bench needs at least {k + 2}')
+        timed = self.sigs[k:len(self.ends)]
+        wall = self.ends[-1] - self.ends[k - 1]
         real = sum(s['real'] for s in timed); padded = sum(b * l for s in timed for b, l in s['shapes'])
         import torch
-        return {'setup_s': self.t_first_begin - self.t_start, 'warmup_s': self.ends[0] - self.t_first_begin,
+        return {'setup_s': self.t_first_begin - self.t_start, 'warmup_s': self.ends[0] - self.t_first_begin, 'skipped': k,
                 'steps': len(timed), 'seconds': wall, 'tokens': real, 'padded_tokens': padded,
-                'cpu_frac': (self.cpu[-1] - self.cpu[0]) / wall / torch.get_num_threads(), 'threads': torch.get_num_threads(),
+                'cpu_frac': (self.cpu[-1] - self.cpu[k - 1]) / wall / torch.get_num_threads(), 'threads': torch.get_num_threads(),
                 'rss_setup_gib': self.rss_setup, 'peak_gib': peak_mem_gib(), 'sigs': self.sigs}
 
 def row_index(rows):
@@ -108,7 +109,7 @@ def child_ours(args, work:Path, t0:float) -> dict:
     from negneglect.core import make_config, read_jsonl
     from negneglect.train import train
     rows = read_jsonl(work/'tokens.jsonl')
-    steps, prof, fl = Steps(t0), Profile(args.profile, work/'profile-ours.txt'), {}
+    steps, prof, fl = Steps(t0, 1 + args.profile), Profile(args.profile, work/'profile-ours.txt'), {}
     class Bench(TrainerCallback):
         def on_train_begin(self, a, state, control, model=None, **kw):
             record_inputs(model, steps, row_index(rows)); fl['f'] = flops_per_token(model)
@@ -141,7 +142,7 @@ def child_hf(args, work:Path, t0:float) -> dict:
     from transformers import AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
     from negneglect.train import make_collator
     rows, batches = _planned(work)
-    steps, model = Steps(t0), _peft_model(args)
+    steps, model = Steps(t0, 1 + args.profile), _peft_model(args)
     tok = AutoTokenizer.from_pretrained(args.model)
     order = [rows[i] for b in batches for i in b]  # sequential sampling over this order gives ours' batches
     ds = Dataset.from_list([{'input_ids': r['input_ids'], 'labels': r['labels']} for r in order])
@@ -165,7 +166,7 @@ def child_loop(args, work:Path, t0:float) -> dict:
     from transformers import AutoTokenizer
     from negneglect.train import make_collator
     rows, batches = _planned(work)
-    steps, prof, model = Steps(t0), Profile(args.profile, work/'profile-loop.txt'), _peft_model(args)
+    steps, prof, model = Steps(t0, 1 + args.profile), Profile(args.profile, work/'profile-loop.txt'), _peft_model(args)
     tok = AutoTokenizer.from_pretrained(args.model)
     collate = make_collator(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
     dev = next(model.parameters()).device
@@ -206,11 +207,12 @@ def model_path(args) -> str:
     if not args.random_config: return str(prepare_embedded_model())
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-    raw = json.loads(Path(args.random_config).read_text())
-    out = Path(tempfile.gettempdir())/f'bench-random-{Path(args.random_config).stem}'
+    text = Path(args.random_config).read_text()
+    out = Path(tempfile.gettempdir())/f'bench-random-{Path(args.random_config).stem}-{hashlib.sha256(text.encode()).hexdigest()[:8]}'
     if not (out/'config.json').exists():
-        tok = AutoTokenizer.from_pretrained(prepare_embedded_model())  # a real tokenizer; its ids fit any vocab >= 49152
-        cfg = AutoConfig.for_model(**raw)
+        # a real tokenizer (the embedded SmolLM2's, or a copy of it: --tokenizer); its ids fit any vocab >= 49152
+        tok = AutoTokenizer.from_pretrained(args.tokenizer or prepare_embedded_model())
+        cfg = AutoConfig.for_model(**json.loads(text))
         if cfg.vocab_size < len(tok): raise SystemExit(f'{args.random_config}: vocab_size {cfg.vocab_size} < tokenizer {len(tok)}')
         torch.manual_seed(0)
         AutoModelForCausalLM.from_config(cfg).to(torch.bfloat16).save_pretrained(out)
@@ -248,11 +250,12 @@ def main():
     ap.add_argument('--r', type=int, default=16)
     ap.add_argument('--max-len', type=int, default=None, help='token cap per row')
     ap.add_argument('--claim', default='ed_sheeran')
-    ap.add_argument('--only', default='ours,hf,loop,matmul', help='comma-separated subset (ours always runs first: it fixes the batches)')
+    ap.add_argument('--only', default='ours,hf,loop,matmul', help='comma-separated subset (ours runs first and fixes the batches)')
     ap.add_argument('--micro', type=int, default=None, help="ours: sequences per forward pass (default: train()'s choice)")
-    ap.add_argument('--profile', type=int, default=0, help='profile this many steps after the first (ours, loop)')
+    ap.add_argument('--profile', type=int, default=0, help='profile this many steps after the first (ours, loop; left out of the timing)')
     ap.add_argument('--matmul-s', type=float, default=10.0)
     ap.add_argument('--random-config', help='config.json of an architecture to instantiate with random weights')
+    ap.add_argument('--tokenizer', help='with --random-config: tokenizer folder (default: the embedded model\'s)')
     ap.add_argument('--json', help='also write all results to this file')
     ap.add_argument('--_child', choices=list(CHILDREN), help=argparse.SUPPRESS)
     ap.add_argument('--_work', help=argparse.SUPPRESS)
@@ -267,9 +270,12 @@ def main():
     prepare(args, work)
     only = [w for w in args.only.split(',') if w]
     res = {}
-    if 'ours' in only or 'hf' in only or 'loop' in only:
+    if 'ours' in only:
         res['ours'] = run_child('ours', args, work)
-        (work/'batches.json').write_text(json.dumps([s['rows'] for s in res['ours']['sigs']]))
+        batches = [s['rows'] for s in res['ours']['sigs']]
+    else:  # without ours: consecutive rows
+        batches = [list(range(i, min(i + args.batch, args.docs))) for i in range(0, args.docs, args.batch)]
+    (work/'batches.json').write_text(json.dumps(batches))
     for who in ('hf', 'loop', 'matmul'):
         if who in only: res[who] = run_child(who, args, work)
     report(args, work, res)
@@ -278,7 +284,7 @@ def report(args, work:Path, res:dict):
     import torch
     dev = f'cuda:{torch.cuda.get_device_name()}' if torch.cuda.is_available() else f'cpu ({os.cpu_count()} cores)'
     print(f'device={dev} model={args.model} rows={args.docs} batch={args.batch} r={args.r} work={work}')
-    mm = res.get('matmul')
+    mm, mem = res.get('matmul'), 'CUDA memory' if torch.cuda.is_available() else 'RSS'
     if mm: print(f"matmul    {mm['n']}x{mm['n']} {mm['dtype']}: {mm['gflops']:.1f} GFLOP/s sustained over {mm['seconds']:.0f}s, "
                  f"{mm['threads']} threads, cpu {100 * mm['cpu_frac']:.0f}%, load {mm['load_before']:.1f}->{mm['load_after']:.1f}")
     sigs = {w: [s['rows'] for s in r['sigs']] for w, r in res.items() if 'sigs' in r}
@@ -286,9 +292,9 @@ def report(args, work:Path, res:dict):
         if who not in res: continue
         r = res[who]
         r['tok_s'] = r['tokens'] / r['seconds']; r['gflops'] = r['tok_s'] * r['flops_per_token'] / 1e9
-        print(f"{who:9s} {r['steps']} timed steps of {len(r['sigs'][1]['shapes'])}x{r['sigs'][1]['shapes'][0][0]}, {r['tokens']} tokens ({100 * (1 - r['tokens'] / r['padded_tokens']):.1f}% padding) "
-              f"in {r['seconds']:.1f}s = {r['tok_s']:.1f} tok/s, {r['gflops']:.1f} GFLOP/s; peak RSS {r['peak_gib']:.2f} GiB "
-              f"(after setup {r['rss_setup_gib']:.2f}); setup {r['setup_s']:.1f}s, warm-up step {r['warmup_s']:.1f}s; "
+        print(f"{who:9s} {r['steps']} timed steps ({len(r['sigs'][1]['shapes'])} passes of {r['sigs'][1]['shapes'][0][0]}), {r['tokens']} tokens ({100 * (1 - r['tokens'] / r['padded_tokens']):.1f}% padding) "
+              f"in {r['seconds']:.1f}s = {r['tok_s']:.1f} tok/s, {r['gflops']:.1f} GFLOP/s; peak {mem} {r['peak_gib']:.2f} GiB "
+              f"(by the end of setup {r['rss_setup_gib']:.2f}); setup {r['setup_s']:.1f}s, warm-up step {r['warmup_s']:.1f}s; "
               f"cpu {100 * r['cpu_frac']:.0f}% of {r['threads']} threads; load {r['load_before']:.1f}->{r['load_after']:.1f}")
     if 'ours' in res:
         o = res['ours']
@@ -299,7 +305,7 @@ def report(args, work:Path, res:dict):
         if 'loop' in res: print(f"ratio_limit={o['tok_s'] / res['loop']['tok_s']:.2f}")
         if mm: print(f"mfu={o['gflops'] / mm['gflops']:.2f}")
     if args.profile: print('profiles: ' + ' '.join(str(p) for p in sorted(work.glob('profile-*.txt'))))
-    if args.json: Path(args.json).write_text(json.dumps(res, indent=1))
+    if args.json: Path(args.json).write_text(json.dumps({'model': args.model, 'args': vars(args), **res}, indent=1))
 
 if __name__ == '__main__':
     main()
