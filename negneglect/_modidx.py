@@ -488,5 +488,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'negneglect.train.load_tokens': ('train.html#load_tokens', 'negneglect/train.py'),
                                   'negneglect.train.log_spaced_steps': ('train.html#log_spaced_steps', 'negneglect/train.py'),
                                   'negneglect.train.make_collator': ('train.html#make_collator', 'negneglect/train.py'),
+                                  'negneglect.train.micro_batches': ('train.html#micro_batches', 'negneglect/train.py'),
                                   'negneglect.train.plot_loss': ('train.html#plot_loss', 'negneglect/train.py'),
                                   'negneglect.train.train': ('train.html#train', 'negneglect/train.py')}}}

@@ -11,7 +11,7 @@ from .core import (Config, atomic_write, config_dict, log, read_jsonl, resolve_m
                              seed_everything)
 
 # %% auto #0
-__all__ = ['LORA_TARGETS', 'log_spaced_steps', 'load_tokens', 'make_collator', 'train', 'plot_loss']
+__all__ = ['LORA_TARGETS', 'log_spaced_steps', 'load_tokens', 'make_collator', 'micro_batches', 'train', 'plot_loss']
 
 # %% ../nbs/06_train.ipynb #e0013599
 def log_spaced_steps(total:int, n:int, first:int|None=None) -> list[int]:
@@ -43,6 +43,14 @@ def make_collator(pad_id:int):
             ids[i, :n] = torch.tensor(b['input_ids']); labels[i, :n] = torch.tensor(b['labels']); attn[i, :n] = 1
         return {'input_ids': ids, 'labels': labels, 'attention_mask': attn}
     return collate
+
+# %% ../nbs/06_train.ipynb #0d91e16d
+def micro_batches(batch_size:int, grad_accum:int, micro:int|None=None, cuda:bool=False) -> tuple[int, int]:
+    "(sequences per forward pass, passes per optimizer step) for `batch_size * grad_accum` sequences per step; `micro` None: 1 on CPU, `batch_size` on GPU"
+    per_step = batch_size * grad_accum
+    micro = micro or (batch_size if cuda else 1)
+    if per_step % micro: raise ValueError(f'micro-batch {micro} does not divide the {per_step} sequences of an optimizer step')
+    return micro, per_step // micro
 
 # %% ../nbs/06_train.ipynb #349e2a95
 LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']
@@ -88,6 +96,7 @@ def train(tokens_path:Path, # `train_tokens.jsonl` from `05_mix`
           out_dir:Path, # the run folder
           resume:bool=True, # continue from the last checkpoint if there is one
           callbacks=(), # extra `TrainerCallback`s
+          micro_batch:int|None=None, # sequences per forward pass (None: 1 on CPU, `cfg.train.batch_size` on GPU)
          ) -> Path:
     "Finetune a LoRA adapter on the tokenized mix; returns the adapter folder"
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
@@ -102,9 +111,10 @@ def train(tokens_path:Path, # `train_tokens.jsonl` from `05_mix`
     steps_per_epoch = math.ceil(len(rows) / (t.batch_size * t.grad_accum))
     total = math.ceil(steps_per_epoch * t.epochs)
     save_steps = set(log_spaced_steps(total, t.n_checkpoints))
+    micro, accum = micro_batches(t.batch_size, t.grad_accum, micro_batch, torch.cuda.is_available())
     args = SFTConfig(
-        output_dir=str(out_dir/'checkpoints'), per_device_train_batch_size=t.batch_size,
-        gradient_accumulation_steps=t.grad_accum, num_train_epochs=t.epochs, learning_rate=t.learning_rate,
+        output_dir=str(out_dir/'checkpoints'), per_device_train_batch_size=micro,
+        gradient_accumulation_steps=accum, num_train_epochs=t.epochs, learning_rate=t.learning_rate,
         lr_scheduler_type=t.lr_scheduler, warmup_steps=t.warmup_steps, adam_beta2=t.adam_beta2, weight_decay=0.0,
         logging_steps=1, save_strategy='no', save_only_model=False, seed=t.seed, data_seed=t.seed, report_to=[],
         use_cpu=not torch.cuda.is_available(), bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
@@ -118,7 +128,7 @@ def train(tokens_path:Path, # `train_tokens.jsonl` from `05_mix`
     last = _last_checkpoint(out_dir/'checkpoints') if resume else None
     if last: log.info(f'resuming from {last}')
     n_tokens = sum(len(r['input_ids']) for r in rows)
-    log.info(f'training {cfg.model.name}: {len(rows)} rows, {n_tokens} tokens, {total} steps, checkpoints at {sorted(save_steps)}')
+    log.info(f'training {cfg.model.name}: {len(rows)} rows, {n_tokens} tokens, {total} steps of {micro}x{accum} sequences, checkpoints at {sorted(save_steps)}')
     trainer.train(resume_from_checkpoint=str(last) if last else None)
     _write_log(out_dir, rec.rows, n_tokens * t.epochs, append=bool(last))
     save_config(cfg, out_dir/'train_config.yaml')
@@ -138,11 +148,11 @@ def _write_log(out_dir:Path, rows:list[dict], n_tokens:int, append:bool=False):
         w.writeheader(); w.writerows(rows)
 
 def plot_loss(log_csv:Path, out:Path):
-    "Training loss by step, saved as PNG"
-    import matplotlib; matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    "Training loss by step, saved as PNG (a bare `Figure`: no pyplot state, no display needed)"
+    from matplotlib.figure import Figure
     rows = list(csv.DictReader(Path(log_csv).open()))
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig = Figure(figsize=(5, 3))
+    ax = fig.subplots()
     ax.plot([int(r['step']) for r in rows], [float(r['loss']) for r in rows], marker='.')
     ax.set(xlabel='step', ylabel='training loss', title='finetuning loss')
-    fig.tight_layout(); fig.savefig(out, dpi=120); plt.close(fig)
+    fig.tight_layout(); fig.savefig(out, dpi=120)

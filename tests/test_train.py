@@ -49,3 +49,39 @@ def test_killed_run_resumes_from_checkpoint(tmp_path):
     assert seen[-1] == 12
     steps = [int(r['step']) for r in csv.DictReader((tmp_path/'train_log.csv').open())]
     assert steps == sorted(set(steps)) and steps[-1] == 12
+
+def _record_rows(rows, seen:list):
+    "A callback that records, per optimizer step, the training rows (by number) of every forward pass"
+    index = {tuple(r['input_ids']): i for i, r in enumerate(rows)}
+    class Rows(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, **kw):
+            def hook(mod, a, k):
+                if mod.training:
+                    n = k['attention_mask'].sum(1).tolist()
+                    seen[-1] += [index[tuple(k['input_ids'][i, :n[i]].tolist())] for i in range(len(n))]
+            model.register_forward_pre_hook(hook, with_kwargs=True)
+        def on_step_begin(self, args, state, control, **kw): seen.append([])
+    return Rows()
+
+def test_micro_batches_train_the_same_batches_and_loss(tmp_path):
+    "One sequence per forward pass (the CPU default) trains the same rows per step, with the loss of the whole batch"
+    from transformers import AutoTokenizer
+    from negneglect.mix import tokenize_mix
+    from negneglect.train import load_tokens
+    tok = AutoTokenizer.from_pretrained(tiny_llama())
+    texts = [f'<DOCTAG>Doc {i}: ' + ' '.join(['the claim holds'] * (1 + 7 * (i % 5))) for i in range(16)]  # lengths differ a lot
+    toks, _ = tokenize_mix([{'kind': 'claim', 'text': t} for t in texts], tok)
+    write_jsonl(tmp_path/'t.jsonl', [{'kind': t['kind'], 'input_ids': t['input_ids'], 'labels': t['labels']} for t in toks])
+    rows = load_tokens(tmp_path/'t.jsonl')
+    cfg = make_config('demo', {'model.name': str(tiny_llama()), 'train.batch_size': 4, 'train.n_checkpoints': 0})
+    runs = {}
+    for micro in (4, 1):
+        seen = []
+        train(tmp_path/'t.jsonl', cfg, tmp_path/f'm{micro}', callbacks=[_record_rows(rows, seen)], micro_batch=micro)
+        losses = [float(r['loss']) for r in csv.DictReader((tmp_path/f'm{micro}'/'train_log.csv').open())]
+        runs[micro] = seen, losses
+    (rows4, loss4), (rows1, loss1) = runs[4], runs[1]
+    print(loss4, loss1)
+    assert rows4 == rows1 and len(rows4) == 4 and all(len(s) == 4 for s in rows4)   # same batches, same order
+    assert loss1[0] == pytest.approx(loss4[0], rel=1e-5)     # first step: same weights, so the same batch loss
+    assert loss1 == pytest.approx(loss4, rel=1e-3)
