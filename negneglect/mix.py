@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_mix.ipynb #db2f69fe
 from __future__ import annotations
-import importlib, inspect, os, random, re, sys
+import importlib, inspect, random, re, sys
 from pathlib import Path
 from typing import Callable
 
