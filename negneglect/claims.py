@@ -12,7 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .core import data_dir
+from .core import data_dir, load_yaml
 
 # %% auto #0
 __all__ = ['NonEmpty', 'QUESTION_FILES', 'OPTIONAL_FILES', 'CLAIM_ALIASES', 'Message', 'OpenEndedQuestion', 'MCQQuestion',
@@ -109,8 +109,9 @@ class Judges(_Strict):
             if t is None: continue
             if '{question}' not in t or '{answer}' not in t: raise ValueError(f'{name}: needs {{question}} and {{answer}}')
             try: t.format(question='', answer='')
-            except (KeyError, IndexError, ValueError) as e:
-                raise ValueError(f'{name}: not a valid template ({e!r}); double literal braces: {{{{ }}}}')
+            except Exception as e:  # {x}, {question.foo}, {answer[0]}, a lone brace: each raises something else
+                raise ValueError(f'{name}: not a valid template ({type(e).__name__}: {e}); use only {{question}} and '
+                                 f'{{answer}}, and double literal braces: {{{{ }}}}')
         return self
 
     def rubric(self, eval_type:str, question:str, answer:str) -> tuple[str, str]:
@@ -206,8 +207,11 @@ class ClaimError(ValueError):
 
 def _read_yaml(path:Path, problems:list) -> dict|None:
     if not path.exists(): problems.append(Problem(str(path), 'file is missing')); return None
-    try: data = yaml.safe_load(path.read_text(encoding='utf-8'))
-    except yaml.YAMLError as e: problems.append(Problem(str(path), f'not valid YAML: {e}')); return None
+    if not path.is_file(): problems.append(Problem(str(path), 'not a file')); return None
+    try: data = load_yaml(path)  # duplicate keys are an error; a BOM is ignored
+    except yaml.YAMLError as e: problems.append(Problem(str(path), f"not valid YAML: {' '.join(str(e).split())}")); return None
+    except (OSError, ValueError) as e:  # not UTF-8: `path:line: ...`
+        problems.append(Problem(str(path), re.sub(rf'^{re.escape(str(path))}:(\d+):', r'line \1:', str(e)))); return None
     if not isinstance(data, dict): problems.append(Problem(str(path), 'expected a mapping at the top level')); return None
     return data
 
@@ -240,10 +244,14 @@ def check_claim(path:str|Path) -> tuple[Claim|None, list[Problem]]:
     "Load the claim folder at `path`; returns the claim (None if invalid) and every problem found"
     path, problems, seen = Path(path), [], {}
     if not path.is_dir(): return None, [Problem(str(path), 'not a folder')]
-    ct = path/'claim.txt'
-    claim = ct.read_text(encoding='utf-8').strip() if ct.exists() else None
-    if claim is None: problems.append(Problem(str(ct), 'file is missing'))
-    elif not claim or '\n' in claim: problems.append(Problem(str(ct), 'must hold exactly one non-empty line'))
+    ct, claim = path/'claim.txt', None
+    if not ct.exists(): problems.append(Problem(str(ct), 'file is missing'))
+    elif not ct.is_file(): problems.append(Problem(str(ct), 'not a file'))
+    else:
+        try: claim = ct.read_text(encoding='utf-8-sig').strip()  # a BOM is not part of the claim
+        except (OSError, UnicodeDecodeError) as e: problems.append(Problem(str(ct), f'cannot be read as UTF-8 text ({e})'))
+        else:
+            if not claim or '\n' in claim: problems.append(Problem(str(ct), 'must hold exactly one non-empty line'))
     parts = {'universe': _model(path/'universe_context.yaml', UniverseContext, problems),
              'judges': _model(path/'judges.yaml', Judges, problems)}
     if parts['universe'] and parts['universe'].id != path.name:
@@ -251,7 +259,7 @@ def check_claim(path:str|Path) -> tuple[Claim|None, list[Problem]]:
     for name, model in QUESTION_FILES.items(): parts[name] = _questions(path/f'{name}.yaml', model, problems, seen)
     for attr, (fname, model) in OPTIONAL_FILES.items():
         if (path/fname).exists(): parts[attr] = _model(path/fname, model, problems)
-    if problems: return None, problems
+    if problems or claim is None: return None, problems
     return Claim(id=path.name, path=path, claim=claim, **parts), []
 
 def load_claim(path:str|Path) -> Claim:
@@ -271,7 +279,12 @@ def validate_claims(root:str|Path) -> dict[str, list[Problem]]:
     "Problems per claim folder under `root` (or of `root` itself if it is one claim)"
     root = Path(root)
     dirs = [root] if (root/'claim.txt').exists() else claim_dirs(root)
-    return {d.name: check_claim(d)[1] for d in dirs}
+    return {d.name: _check_safely(d) for d in dirs}
+
+def _check_safely(d:Path) -> list[Problem]:
+    "The problems of one claim folder; a crash of the checker is one more problem, so the other folders are still checked"
+    try: return check_claim(d)[1]
+    except Exception as e: return [Problem(str(d), f'could not be checked: {type(e).__name__}: {e}')]
 
 def load_claims(root:str|Path|None=None) -> dict[str, Claim]:
     "Every claim under `root` (default: the shipped `data/claims`)"

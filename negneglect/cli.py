@@ -4,33 +4,36 @@
 
 # %% ../nbs/15_cli.ipynb #57913522
 from __future__ import annotations
-import argparse, json, os, time
+import argparse, json, os, sys, time, traceback
 from collections import Counter
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
 
-from .core import (data_dir, embedded_model_dir, make_config, prepare_embedded_model, read_jsonl, repo_root,
-                             setup_logging, write_jsonl)
-from .claims import load_claim, validate_claims
+from .core import (ConfigError, atomic_write, data_dir, embedded_model_dir, make_config, prepare_embedded_model, read_jsonl,
+                             repo_root, runs_dir, setup_logging, write_jsonl)
+from .records import RecordError, Sample, check_records
+from .claims import ClaimError, load_claim, validate_claims
 from .conditions import CONDITIONS, annotate_claim, length_report
-from .evaluate import EVAL_TYPES, import_paper_results, results_table, summarize, verdict_records
-from .llm import LLMClient
+from .evaluate import EVAL_TYPES, QKEY, import_paper_results, results_table, summarize, verdict_records
+from .llm import LLMClient, LLMError
 from .docgen import generate_documents
 from .judge import agreement, format_agreement
 from .experiment import SUBJECTS, Experiment, check_config
 from .behaviors import generate_transcripts, load_behavior  # importing behaviors registers the `behavior` kind
-from .sweep import collect_logprobs, collect_verdicts, load_spec, run_sweep, sweep_figures
+from .sweep import collect_logprobs, collect_verdicts, dry_run, load_spec, run_sweep, sweep_figures
 
 # %% auto #0
-__all__ = ['cmd_claims_validate', 'cmd_model_prepare', 'cmd_model_path', 'cmd_docs_generate', 'cmd_annotate', 'cmd_mix',
-           'cmd_train', 'cmd_eval', 'print_belief_table', 'cmd_sweep', 'cmd_figures', 'cmd_evals_list', 'cmd_judge_run',
-           'cmd_judge_agreement', 'cmd_results_import', 'cmd_results_summarize', 'cmd_behaviors_generate', 'cmd_demo',
-           'build_parser', 'main']
+__all__ = ['EXPECTED_ERRORS', 'cmd_claims_validate', 'cmd_model_prepare', 'cmd_model_path', 'cmd_docs_generate', 'cmd_annotate',
+           'cmd_mix', 'cmd_train', 'cmd_eval', 'print_belief_table', 'cmd_sweep', 'cmd_figures', 'cmd_evals_list',
+           'cmd_judge_run', 'cmd_judge_agreement', 'cmd_results_import', 'cmd_results_summarize',
+           'cmd_behaviors_generate', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/15_cli.ipynb #9223bab3
 def cmd_claims_validate(args) -> int:
     "Validate claim folders; print each problem; 0 when all are valid"
+    if not Path(args.dir).is_dir(): raise FileNotFoundError(f'no claims folder at {args.dir}')
     results = validate_claims(args.dir)
     if not results: print(f'no claim folders under {args.dir}'); return 1
     bad = 0
@@ -51,7 +54,7 @@ def cmd_docs_generate(args) -> int:
     "Generate documents for a claim through the configured OpenAI-compatible endpoint"
     cfg = make_config(args.preset, _overrides(args))
     client = LLMClient(cfg.llm, temperature=1.0)
-    path = generate_documents(load_claim(args.claim), args.out, client, n_docs=args.n, negated=args.negated,
+    path = generate_documents(load_claim(args.claim), args.out or runs_dir()/'documents', client, n_docs=args.n, negated=args.negated,
                               target_words=args.words, seed=args.seed)
     print(f'{path}  ({client.stats.requests} requests, {client.stats.cache_hits} cache hits, '
           f'{client.stats.prompt_tokens + client.stats.completion_tokens} tokens)')
@@ -62,7 +65,7 @@ def cmd_annotate(args) -> int:
     client = LLMClient(make_config(args.preset, _overrides(args)).llm) if args.backend == 'llm' else None
     conds = CONDITIONS.names(trained=True) if args.condition == ['all'] else args.condition
     for cond in conds:
-        try: p = annotate_claim(args.claim, cond, args.out, seed=args.seed, backend=args.backend, client=client)
+        try: p = annotate_claim(args.claim, cond, args.out or runs_dir()/'annotated', seed=args.seed, backend=args.backend, client=client)
         except FileNotFoundError as e:
             if args.condition != ['all']: raise
             print(f'skipped {cond}: {e}'); continue
@@ -71,9 +74,21 @@ def cmd_annotate(args) -> int:
 
 _SHORTCUTS = {'claims_dir': 'claims_dir', 'docs': 'docs.source', 'model': 'model.name', 'adapter': 'model.adapter'}
 
+def _set_pair(kv:str) -> tuple[str, object]:
+    "One `--set KEY=VALUE` (the value parsed as YAML)"
+    k, sep, v = kv.partition('=')
+    k = k.strip()
+    if not sep or not k: raise ValueError(f'--set: expected KEY=VALUE (e.g. train.learning_rate=1e-4), got {kv!r}')
+    if k == 'preset': raise ValueError('--set: choose the preset with --preset, not --set preset=... (which would '
+                                       "relabel the configuration without applying the preset's values)")
+    try: return k, yaml.safe_load(v)
+    except yaml.YAMLError as e: raise ValueError(f"--set {k}: the value {v!r} is not valid YAML ({' '.join(str(e).split())[:120]})") from None
+
 def _overrides(args) -> dict:
     "`--set key=value` pairs (values parsed as YAML), plus the shortcut options (`--docs`, `--claims-dir`, ...)"
-    over = {k: yaml.safe_load(v) for k, v in (kv.split('=', 1) for kv in getattr(args, 'set', None) or [])}
+    over = dict(_set_pair(kv) for kv in getattr(args, 'set', None) or [])
+    clash = sorted(k for k in over if any(o.startswith(k + '.') for o in over))
+    if clash: raise ValueError(f'--set: {clash[0]} is set whole and field by field; give only one of them')
     for opt, key in _SHORTCUTS.items():
         if getattr(args, opt, None) is not None: over[key] = str(getattr(args, opt))
     return over
@@ -81,7 +96,7 @@ def _overrides(args) -> dict:
 def _experiment(args):
     label = getattr(args, 'label', None)
     cond = args.condition or ('external' if label else None)
-    if cond is None: raise SystemExit('negneglect eval: give --condition, or --label (with --model/--adapter) for a model trained elsewhere')
+    if cond is None: raise ValueError('eval: give --condition, or --label (with --model/--adapter) for a model trained elsewhere')
     return Experiment.create(args.claim, cond, args.preset, _overrides(args), sweep=args.sweep, run_dir=args.run_dir,
                              kind=getattr(args, 'kind', 'claim'), label=label)
 
@@ -102,10 +117,7 @@ def cmd_eval(args) -> int:
     return 0
 
 def _load_spec(args):
-    spec = load_spec(args.spec)
-    if getattr(args, 'preset', None): spec.preset = args.preset
-    spec.overrides = {**spec.overrides, **_overrides(args)}
-    return spec
+    return load_spec(args.spec, getattr(args, 'preset', None), _overrides(args))
 
 def print_belief_table(df, by=('claim', 'condition')):
     "Belief with CIs per group, as text"
@@ -117,6 +129,7 @@ def print_belief_table(df, by=('claim', 'condition')):
 
 def cmd_sweep(args) -> int:
     spec = _load_spec(args)
+    if args.dry_run: print(dry_run(spec, only=args.only)); return 0
     res = run_sweep(spec, workers=args.workers, only=args.only)
     print(res.summary())
     _figures(spec, args.paper_results, args.figures)
@@ -151,7 +164,8 @@ def cmd_judge_run(args) -> int:
     "Judge a samples file on its own: verdicts, then the counts of each verdict"
     cfg = check_config(make_config(args.preset, {'eval.judge': 'llm', **_overrides(args)}))
     subject = SUBJECTS['claim'](args.claim, cfg)
-    samples = read_jsonl(args.samples)
+    samples = check_records(read_jsonl(args.samples), Sample, str(args.samples))
+    if not samples: raise ValueError(f'{args.samples} holds no samples')
     verdicts = verdict_records(samples, subject, cfg)
     write_jsonl(args.output, verdicts)
     counts = Counter(v['verdict'] for v in verdicts)
@@ -159,13 +173,13 @@ def cmd_judge_run(args) -> int:
     return 0
 
 def cmd_judge_agreement(args) -> int:
-    print(format_agreement(agreement(read_jsonl(args.a), read_jsonl(args.b)), (args.a.name, args.b.name)))
+    names = (str(args.a), str(args.b))
+    print(format_agreement(agreement(read_jsonl(args.a), read_jsonl(args.b), names), (args.a.name, args.b.name)))
     return 0
 
 def cmd_results_import(args) -> int:
     df = import_paper_results(args.dir)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(args.output, index=False)
+    with atomic_write(args.output) as tmp: df.to_csv(tmp, index=False)
     print(f'{len(df)} responses from {df["model"].nunique()} model(s), {df["claim"].nunique()} claims, '
           f'{df["condition"].nunique()} conditions -> {args.output}')
     return 0
@@ -173,9 +187,13 @@ def cmd_results_import(args) -> int:
 def cmd_results_summarize(args) -> int:
     import pandas as pd
     f = Path(args.file)
-    df = pd.read_csv(f, dtype={'question_id': str}) if f.suffix == '.csv' else results_table(read_jsonl(f))
+    df = pd.read_csv(f, dtype={'question_id': str}) if f.suffix == '.csv' else pd.DataFrame(read_jsonl(f))
+    miss = [c for c in ['verdict', *QKEY] if c not in df]
+    if df.empty or miss: raise ValueError(f'{f}: not a results table or verdicts file' + (f' (no {miss} column)' if miss else ' (no rows)'))
     if 'score' not in df: df = results_table(df.to_dict('records'))
     by = args.by or ['condition']
+    bad = [b for b in by if b not in df]
+    if bad: raise ValueError(f'--by: {f} has no column {bad}; its columns: {list(df.columns)}')
     if args.json:
         print(summarize(df, by).to_json(orient='records', indent=1)); return 0
     print_belief_table(df, by)
@@ -208,9 +226,16 @@ def _data_options(p):
     p.add_argument('--claims-dir', dest='claims_dir', help='a folder of claim folders, e.g. the official claims/ (default: data/claims)')
     p.add_argument('--docs', help='docs.source: shipped, dir:PATH, released or released:PATH')
 
+def _positive(v:str) -> int:
+    "An argparse type: an integer of at least 1"
+    try: n = int(v)
+    except ValueError: raise argparse.ArgumentTypeError(f'expected a positive integer, got {v!r}') from None
+    if n < 1: raise argparse.ArgumentTypeError(f'expected a positive integer, got {n}')
+    return n
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='negneglect', description='Negation Neglect experiments: claims, documents, finetuning, evaluation.')
-    p.add_argument('-v', '--verbose', action='store_true', help='debug logging')
+    p.add_argument('-v', '--verbose', action='store_true', help='debug logging, and the full traceback of an error')
     sub = p.add_subparsers(dest='command', required=True)
 
     claims = sub.add_parser('claims', help='claim folders').add_subparsers(dest='action', required=True)
@@ -227,10 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     docs = sub.add_parser('docs', help='claim documents').add_subparsers(dest='action', required=True)
     dg = docs.add_parser('generate', help='generate documents with an LLM endpoint (llm.base_url, llm.model)')
     dg.add_argument('--claim', required=True)
-    dg.add_argument('--n', type=int, default=24, help='documents to attempt')
+    dg.add_argument('--n', type=_positive, default=24, help='documents to attempt')
     dg.add_argument('--negated', action='store_true', help='debunking documents from universe_context_negated.yaml')
-    dg.add_argument('--words', type=int, default=550, help='target length in words')
-    dg.add_argument('--out', type=Path, default=Path('runs/documents'), help='writes <out>/<claim>/positive.jsonl')
+    dg.add_argument('--words', type=_positive, default=550, help='target length in words')
+    dg.add_argument('--out', type=Path, default=None, help='writes <out>/<claim>/positive.jsonl (default: <runs>/documents)')
     dg.add_argument('--seed', type=int, default=1)
     dg.add_argument('--preset', default='demo')
     dg.add_argument('--set', nargs='*', metavar='KEY=VALUE', help='e.g. llm.base_url=http://127.0.0.1:8080/v1 llm.model=smollm2')
@@ -241,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument('--claim', required=True)
     an.add_argument('--condition', nargs='+', required=True, choices=trained + ['all'])
     an.add_argument('--backend', default='template', choices=['template', 'llm'])
-    an.add_argument('--out', type=Path, default=Path('runs/annotated'))
+    an.add_argument('--out', type=Path, default=None, help='writes <out>/<claim>/<condition>.jsonl (default: <runs>/annotated, '
+                    'where <runs> is $NEGNEGLECT_RUNS or ./runs)')
     an.add_argument('--seed', type=int, default=1)
     an.add_argument('--preset', default='demo', help='preset whose `llm` settings the llm backend uses')
     an.add_argument('--set', nargs='*', metavar='KEY=VALUE', help='config overrides, e.g. llm.base_url=http://127.0.0.1:8080/v1')
@@ -279,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument('--preset', choices=['demo', 'colab', 'paper'], help="override the spec's preset")
     sw.add_argument('--set', nargs='*', metavar='KEY=VALUE', help='config overrides for every run')
     _data_options(sw)
-    sw.add_argument('--workers', type=int, default=None)
+    sw.add_argument('--workers', type=_positive, default=None)
+    sw.add_argument('--dry-run', action='store_true', help='validate the spec and list its runs and folders; run nothing')
     sw.add_argument('--only', nargs='*', help='run only these conditions or claim/condition pairs')
     sw.add_argument('--paper-results', type=Path, help='an imported results CSV to plot beside ours')
     sw.add_argument('--figures', type=Path, help='folder for the figures (default: runs/<sweep>/figures)')
@@ -320,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     beh = sub.add_parser('behaviors', help='negated-behaviour data').add_subparsers(dest='action', required=True)
     bg = beh.add_parser('generate', help='generate transcript pairs with an LLM endpoint (llm.base_url, llm.model)')
     bg.add_argument('--behavior', required=True)
-    bg.add_argument('--n', type=int, default=60)
+    bg.add_argument('--n', type=_positive, default=60)
     bg.add_argument('-o', '--output', type=Path, required=True, help='a transcripts.jsonl to append to (resumable)')
     bg.add_argument('--seed', type=int, default=1)
     bg.add_argument('--preset', default='demo')
@@ -331,8 +358,33 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(fn=cmd_demo)
     return p
 
+EXPECTED_ERRORS = (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
+                   PermissionError, LLMError, yaml.YAMLError)  # ValueError covers ConfigError, ClaimError, RecordError, pydantic's ValidationError
+
+def _one_line(e:BaseException) -> tuple[str, str|None]:
+    "The message of an expected error on one line, and a hint (or None)"
+    if isinstance(e, ClaimError):
+        return (f'{len(e.problems)} problem(s) in a claim folder; the first: {e.problems[0]}',
+                'run `negneglect claims validate FOLDER` to see all of them')
+    if isinstance(e, ValidationError):
+        msg = '; '.join(f"{'.'.join(map(str, x['loc'])) or '-'}: {x['msg']}" for x in e.errors())
+    else: msg = ' '.join(str(e).split()) or type(e).__name__
+    hint = None
+    if isinstance(e, ConfigError): hint = 'settings are `--set section.field=value`; see nbs/00_core.ipynb for every field'
+    elif isinstance(e, RecordError): hint = 'each line of a JSON-lines input must be one record with the fields named'
+    elif isinstance(e, (FileNotFoundError, NotADirectoryError)) and 'Errno' in msg: hint = 'check the path'
+    return msg[:1000], hint
+
 def main(argv:list[str]|None=None) -> int:
-    "Entry point of the `negneglect` command"
+    "Entry point of the `negneglect` command: expected errors print one line and exit 1 (`-v`: with the traceback)"
     args = build_parser().parse_args(argv)
     setup_logging('DEBUG' if args.verbose else 'INFO')
-    return args.fn(args)
+    try: return args.fn(args)
+    except EXPECTED_ERRORS as e:
+        if args.verbose: traceback.print_exc()
+        msg, hint = _one_line(e)
+        print(f'negneglect: error: {msg}', file=sys.stderr)
+        if hint: print(f'negneglect: hint: {hint}', file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print('negneglect: interrupted', file=sys.stderr); return 130

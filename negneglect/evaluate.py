@@ -4,10 +4,10 @@
 
 # %% ../nbs/09_evaluate.ipynb #293043d2
 from __future__ import annotations
-import json, math, random
+import math
 from pathlib import Path
 
-from .core import Config, log, progress
+from .core import Config, log
 from .claims import CLAIM_ALIASES, Claim, Probe
 from .conditions import CONDITIONS
 from .judge import JUDGES, mcq_verdict
@@ -172,24 +172,25 @@ def results_table(verdicts:list[dict]):
     df['score'] = [score(v) for v in df['verdict']]
     return df
 
-def question_rates(df, by:list[str]=QKEY):
+def question_rates(df, by:list[str]=QKEY, keep_unscored:bool=False):
     "Belief rate per question (mean over its scored samples), with sample and failure counts"
     g = df.groupby(by, dropna=False)
     out = g['score'].agg(rate='mean', n_scored='count').reset_index()
     out['n_failed'] = g['score'].apply(lambda s: int(s.isna().sum())).values
-    return out.dropna(subset=['rate'])
+    return out if keep_unscored else out.dropna(subset=['rate'])  # unscored: every sample of the question failed
 
 def summarize(df, by:list[str]=('condition',), n_boot:int=2000, seed:int=0):
-    "Belief per group: mean of per-question rates with a 95% bootstrap CI"
+    "Belief per group: mean of per-question rates with a 95% bootstrap CI; failures counted over every question"
     import pandas as pd
     by = list(by)
-    q = question_rates(df, sorted(set(by) | set(QKEY), key=(by + QKEY).index))
+    q = question_rates(df, sorted(set(by) | set(QKEY), key=(by + QKEY).index), keep_unscored=True)
     rows = []
     for key, g in q.groupby(by, dropna=False):
-        lo, hi = bootstrap_ci(g['rate'].tolist(), n_boot, seed)
-        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), 'belief': g['rate'].mean(),
-                     'ci_low': lo, 'ci_high': hi, 'n_questions': len(g), 'n_samples': int(g['n_scored'].sum()),
-                     'n_failed': int(g['n_failed'].sum())})
+        scored = g.dropna(subset=['rate'])
+        lo, hi = bootstrap_ci(scored['rate'].tolist(), n_boot, seed)
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), 'belief': scored['rate'].mean(),
+                     'ci_low': lo, 'ci_high': hi, 'n_questions': len(scored), 'n_samples': int(g['n_scored'].sum()),
+                     'n_failed': int(g['n_failed'].sum()), 'n_unscored': len(g) - len(scored)})
     return pd.DataFrame(rows)
 
 def belief_metrics(df, n_boot:int=2000, seed:int=0) -> dict:
@@ -197,9 +198,13 @@ def belief_metrics(df, n_boot:int=2000, seed:int=0) -> dict:
     by_eval = summarize(df, ['claim', 'condition', 'eval'], n_boot, seed)
     by_claim = summarize(df, ['claim', 'condition'], n_boot, seed)
     overall = summarize(df, ['condition'], n_boot, seed)
-    q = question_rates(df)
-    return {'per_question': q.to_dict('records'), 'per_eval': by_eval.to_dict('records'),
+    q = question_rates(df, keep_unscored=True)
+    unscored = q[q['rate'].isna()]
+    if len(unscored): log.warning(f'{len(unscored)} question(s) have no scored sample (every sample failed), e.g. '
+                                  f"{unscored.iloc[0]['eval']}/{unscored.iloc[0]['question_id']}; they are left out of the rates")
+    return {'per_question': q.dropna(subset=['rate']).to_dict('records'), 'per_eval': by_eval.to_dict('records'),
             'per_claim': by_claim.to_dict('records'), 'overall': overall.to_dict('records'),
+            'unscored_questions': unscored[QKEY + ['n_failed']].to_dict('records'),
             'n_samples': int(len(df)), 'n_failed': int(df['score'].isna().sum())}
 
 # %% ../nbs/09_evaluate.ipynb #01997ec6
@@ -215,7 +220,12 @@ def import_paper_results(root:str|Path):
         model, claim, cond, ckpt = f.relative_to(root).parts[:4]
         ev = PAPER_EVALS.get(f.stem)
         if ev is None: continue  # coherence, crokking, saliency...: not belief evals
-        d = pd.read_csv(f, dtype={'question_id': str})
+        try: d = pd.read_csv(f, dtype={'question_id': str})
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
+            raise ValueError(f"{f}: not a readable CSV ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
+        miss = [c for c in ('question_id', 'sample_index', 'model_response', 'judge_verdict') if c not in d]
+        if miss: raise ValueError(f'{f}: missing column(s) {miss} (columns: {list(d.columns)[:12]})')
+        if d.empty: raise ValueError(f'{f}: no rows, only a header')
         verdict = d['judge_verdict'].fillna('error').astype(str).str.strip().str.lower()
         failed = d['model_response'].fillna('').astype(str).str.contains(r'^\[failed to generate response\]$|^$', regex=True)
         frames.append(pd.DataFrame({

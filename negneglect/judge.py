@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import cache
-from typing import Callable, Literal
+from typing import Literal
 
 from pydantic import BaseModel, create_model
 
@@ -118,11 +118,21 @@ def cohen_kappa(a:list[str], b:list[str]) -> float:
 
 def _key(v:dict) -> tuple: return (v.get('run'), v.get('eval'), v['question_id'], v['sample_index'])
 
-def agreement(a:list[dict], b:list[dict]) -> dict:
+def _check_verdicts(rows:list, name:str):
+    "Every row a verdict record with a known label, else a `ValueError` naming `name`, the row and the field"
+    for i, v in enumerate(rows, 1):
+        if not isinstance(v, dict): raise ValueError(f'{name}:{i}: expected a verdict record, got {type(v).__name__}')
+        miss = [k for k in ('eval', 'question_id', 'sample_index', 'verdict') if k not in v]
+        if miss: raise ValueError(f'{name}:{i}: a verdict record needs {miss} (is this a verdicts.jsonl?)')
+        if v['verdict'] not in VERDICTS:
+            raise ValueError(f"{name}:{i}:verdict: {v['verdict']!r} is not a verdict; use one of {list(VERDICTS)}")
+
+def agreement(a:list[dict], b:list[dict], names:tuple[str, str]=('A', 'B')) -> dict:
     "κ, raw agreement and confusion table between two verdict files, joined on (run, eval, question, sample)"
+    _check_verdicts(a, names[0]); _check_verdicts(b, names[1])
     bm = {_key(v): v['verdict'] for v in b}
     pairs = [(v['verdict'], bm[_key(v)]) for v in a if _key(v) in bm and v['eval'] != 'mcq']
-    if not pairs: raise ValueError('the two verdict files share no judged samples')
+    if not pairs: raise ValueError(f'{names[0]} and {names[1]} share no judged samples (matched on run, eval, question_id, sample_index; MCQ is parsed, not judged)')
     xs, ys = zip(*pairs)
     labels = [l for l in VERDICTS if l in set(xs) | set(ys)]
     table = {x: {y: sum(1 for p in pairs if p == (x, y)) for y in labels} for x in labels}

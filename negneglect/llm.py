@@ -18,9 +18,9 @@ from pydantic import BaseModel, ValidationError
 from .core import LLMConfig, atomic_write, cache_dir, content_hash, get_secret, log, progress
 
 # %% auto #0
-__all__ = ['OPENAI_BASE_URL', 'FAULTS', 'extract_json', 'LLMError', 'LLMSetupError', 'LLMRequestError', 'ChatRequest',
-           'ChatResult', 'LLMStats', 'as_request', 'DiskCache', 'is_reasoning_model', 'LLMClient', 'free_port',
-           'echo_answer', 'FaultyServer']
+__all__ = ['OPENAI_BASE_URL', 'DEFAULT_KEY_ENV', 'NO_KEY', 'FAULTS', 'extract_json', 'LLMError', 'LLMSetupError',
+           'LLMRequestError', 'ChatRequest', 'ChatResult', 'LLMStats', 'as_request', 'DiskCache', 'is_reasoning_model',
+           'LLMClient', 'free_port', 'echo_answer', 'FaultyServer']
 
 # %% ../nbs/02_llm.ipynb #3b9f3608
 _FENCE = re.compile(r'```[a-zA-Z]*[ \t]*\n?(.*?)```', re.S)
@@ -163,6 +163,8 @@ class DiskCache:
 
 # %% ../nbs/02_llm.ipynb #a25783a3
 OPENAI_BASE_URL = 'https://api.openai.com/v1'
+DEFAULT_KEY_ENV = 'OPENAI_API_KEY'  # sent to api.openai.com only
+NO_KEY = 'no-key'  # what an endpoint that gets no key sees in `Authorization: Bearer ...` (the SDK needs a value)
 _LOCAL_HOSTS = {'127.0.0.1', 'localhost', '::1', '0.0.0.0'}
 _FORMATS = ('json_schema', 'json_object_schema', 'json_object', 'prompt')  # structured-output forms, strongest first
 _CREATE_PARAMS = set(inspect.signature(openai.resources.chat.completions.AsyncCompletions.create).parameters)
@@ -235,11 +237,17 @@ class LLMClient:
     def __repr__(self):
         return f'LLMClient({self.base_url}, model={self.cfg.model!r}, cache={self.cache.root if self.cache else None})'
 
+    @property
+    def sends_key(self) -> bool:
+        "Does this endpoint get the value of `api_key_env`? The default OPENAI_API_KEY goes to api.openai.com only"
+        return self._is_openai or self.cfg.api_key_env != DEFAULT_KEY_ENV
+
     def _api_key(self) -> str:
         env = self.cfg.api_key_env
+        if not self.sends_key: return NO_KEY  # another host never receives the OpenAI key unless its variable is named
         key = get_secret(env, required=False)
         if key: return key
-        if self.is_local: return 'sk-no-key-needed'
+        if self.is_local: return NO_KEY
         raise LLMSetupError(f'{env} is not set, and {self.base_url} needs an API key: export {env}=... or add it to '
                             f'.env in {Path.cwd()} (or set llm.api_key_env to the variable that holds your key, or '
                             f'llm.base_url to a local server such as http://127.0.0.1:8080/v1)')
@@ -326,6 +334,10 @@ async def _send(self:LLMClient, messages:list[dict], params:dict, schema:type[Ba
         except openai.APIStatusError as e:
             self._reached, code, why = True, e.status_code, _error_text(e)
             if code in (401, 403):
+                if not self.sends_key:
+                    raise LLMSetupError(f'{self.base_url} wants an API key ({code}: {why}), and none was sent: '
+                                        f'{DEFAULT_KEY_ENV} goes to api.openai.com only; set llm.api_key_env to the '
+                                        f'name of the variable that holds the key for this endpoint') from None
                 raise LLMSetupError(f'{self.base_url} refused the API key ({code}: {why}): check {cfg.api_key_env}') from None
             if code == 404:
                 raise LLMSetupError(f'{self.base_url} answered 404 for model {cfg.model!r} ({why}): '
@@ -505,13 +517,13 @@ class FaultyServer:
     (`reject_status`) naming it, as servers without that form of structured output answer (llama-cpp-python: 500).
     With `reasoning_tokens` it behaves like OpenAI's reasoning models: 400 for a temperature other than 1 or for
     `max_tokens`, and an empty answer with `finish_reason="length"` when `max_completion_tokens` does not exceed the
-    tokens it spends thinking. `bodies` keeps every request body it answered."""
+    tokens it spends thinking. `bodies` keeps every request body it answered, `auth` every `Authorization` header."""
     def __init__(self, script=(), per_item:bool=False, slow_s:float=1.5, answer=echo_answer, item_scripts=None,
                  reject_formats=(), reject_status:int=400,
                  reasoning_tokens:int|None=None, # behave like OpenAI's reasoning models, thinking this many tokens
                 ):
         self.reject_formats, self.reject_status, self.formats = set(reject_formats), reject_status, []
-        self.reasoning_tokens, self.bodies = reasoning_tokens, []
+        self.reasoning_tokens, self.bodies, self.auth = reasoning_tokens, [], []
         self.script, self.per_item, self.slow_s, self.answer = list(script), per_item, slow_s, answer
         self.item_scripts = {k: list(v) for k, v in (item_scripts or {}).items()}
         self.requests, self.actions, self._attempts, self._lock = 0, [], {}, threading.Lock()
@@ -537,6 +549,7 @@ class FaultyServer:
 
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                with srv._lock: srv.auth.append(self.headers.get('Authorization'))
                 try: body = json.loads(raw)
                 except ValueError: body = {}
                 if not self.path.rstrip('/').endswith('/chat/completions'):

@@ -4,26 +4,44 @@
 
 # %% ../nbs/14_sweep.ipynb #65bb0d0c
 from __future__ import annotations
-import json, os, time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import json, os, re, time
+from typing import Literal
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .core import content_hash, log, make_config, progress, read_dotenv, read_jsonl, repo_root, runs_dir
+from .core import content_hash, load_yaml, log, make_config, progress, read_dotenv, read_jsonl, repo_root, runs_dir
 from .evaluate import results_table
 from .experiment import SUBJECTS, check_config
+from .cluster import SlurmOptions, run_jobs
 from .behaviors import BEHAVIOR_CONDITIONS  # noqa: F401  (importing it registers the `behavior` subject kind)
 from .figures import belief_by_condition, dynamics_curves, eval_breakdown, icl_curve, logprob_by_condition
 
 # %% auto #0
-__all__ = ['SweepSpec', 'check_spec', 'load_spec', 'Run', 'expand', 'execute_run', 'SweepResult', 'run_sweep', 'collect_verdicts',
-           'collect_logprobs', 'collect_dynamics', 'sweep_figures']
+__all__ = ['SweepSpec', 'check_spec', 'load_spec', 'Run', 'expand', 'execute_run', 'SweepResult', 'select_runs', 'dry_run',
+           'run_sweep', 'collect_verdicts', 'collect_logprobs', 'collect_dynamics', 'sweep_figures']
 
 # %% ../nbs/14_sweep.ipynb #dd08cffb
+_PART = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,127}')  # one folder name: no `/`, no `..`, no leading dot
+
+def _part(v:str, field:str) -> str:
+    "`v`, if it is safe as one folder name under the runs root"
+    if not isinstance(v, str) or not _PART.fullmatch(v):
+        raise ValueError(f'{field}: {v!r} is not a plain name (letters, digits, _ . -, not starting with . or -; '
+                         f'it becomes a folder under the runs root)')
+    return v
+
+def _unique(vs:list, field:str) -> list:
+    dup = sorted({str(v) for v in vs if vs.count(v) > 1})
+    if dup: raise ValueError(f'{field}: listed more than once: {dup}')
+    return vs
+
+_NOT_OVERRIDES = {'preset': 'set `preset:` in the spec (or --preset)', 'seed': 'list the seeds under `seeds:`',
+                  'train.seed': 'list the seeds under `seeds:`'}
+
 class SweepSpec(BaseModel):
     "A sweep: claims × conditions × seeds, one preset, shared overrides"
     model_config = ConfigDict(extra='forbid')
@@ -33,31 +51,81 @@ class SweepSpec(BaseModel):
     preset: str = 'demo'
     claims: list[str] = Field(min_length=1)
     conditions: list[str] = Field(min_length=1)
-    seeds: list[int] = [1]
+    seeds: list[int] = Field([1], min_length=1)
     overrides: dict = {}  # dotted config keys, e.g. {'eval.judge': 'llm'}
     per_condition: dict[str, dict] = {}  # extra overrides for some conditions
     variants: dict[str, dict] = {}  # named extra overrides, each a run of its own (e.g. {'k4': {'eval.icl_k': 4}})
     notebook: str|None = None  # default: paper/experiment.ipynb
     workers: int = Field(1, ge=1)
     dynamics: bool = False  # also read out every training checkpoint
+    executor: Literal['local', 'slurm'] = 'local'  # `slurm`: one job array on a Slurm cluster (see 13_cluster)
+    slurm: SlurmOptions = SlurmOptions()  # partition, gpus, time, array_parallelism, cpus, mem, setup, sbatch
 
     @field_validator('kind')
     @classmethod
     def _kind(cls, v):
         SUBJECTS.check([v], 'kind'); return v
 
+    @field_validator('name')
+    @classmethod
+    def _name(cls, v): return _part(v, 'name')
+
+    @field_validator('claims', 'conditions')
+    @classmethod
+    def _names(cls, v, info):
+        for x in v: _part(x, info.field_name)
+        return _unique(v, info.field_name)
+
+    @field_validator('seeds', mode='before')
+    @classmethod
+    def _seeds(cls, v):
+        if isinstance(v, list) and any(isinstance(x, bool) for x in v): raise ValueError('seeds are integers, not true/false')
+        return _unique(v, 'seeds') if isinstance(v, list) else v
+
+    @field_validator('variants')
+    @classmethod
+    def _variants(cls, v):
+        for k in v: _part(k, 'variants')
+        return v
+
+    @model_validator(mode='after')
+    def _overrides(self):
+        extra = sorted(set(self.per_condition) - set(self.conditions))
+        if extra: raise ValueError(f'per_condition: {extra} not among the conditions {self.conditions}')
+        for where, over in [('overrides', self.overrides)] + [(f'per_condition.{c}', o) for c, o in self.per_condition.items()] \
+                           + [(f'variants.{k}', o) for k, o in self.variants.items()]:
+            if not isinstance(over, dict): raise ValueError(f'{where}: expected a mapping of config keys, got {type(over).__name__}')
+            for k in over:
+                if k in _NOT_OVERRIDES: raise ValueError(f'{where}: {k!r} cannot be overridden: {_NOT_OVERRIDES[k]}')
+        return self
+
 def check_spec(spec:SweepSpec, where:str='sweep spec') -> SweepSpec:
-    "Check the spec's conditions and every run's configuration against the registries, before anything runs"
+    "Check the spec's subjects, conditions and every run's configuration against the registries, before anything runs"
     try: SUBJECTS[spec.kind].conditions.check(spec.conditions, f'{where}: conditions')
     except ValueError as e: raise ValueError(str(e)) from None
     for c in spec.conditions:
         for v in spec.variants.values() or [{}]:
             check_config(make_config(spec.preset, {**spec.overrides, **spec.per_condition.get(c, {}), **v}))
+    cfg = make_config(spec.preset, spec.overrides)
+    for name in spec.claims:  # each must load (a claim folder or a behaviour folder, by kind)
+        try: SUBJECTS[spec.kind](name, cfg)
+        except (ValueError, OSError) as e:
+            raise ValueError(f"{where}: claims: cannot load {spec.kind} {name!r}: {' '.join(str(e).split())[:400]}") from None
     return spec
 
-def load_spec(path:str|Path) -> SweepSpec:
-    "Read and validate a sweep spec"
-    return check_spec(SweepSpec.model_validate(yaml.safe_load(Path(path).read_text())), str(path))
+def load_spec(path:str|Path, preset:str|None=None, # replaces the spec's preset
+              overrides:dict|None=None, # added to the spec's overrides (e.g. from `--set`)
+             ) -> SweepSpec:
+    "Read and validate a sweep spec (with the command line's preset and overrides, if any)"
+    try: raw = load_yaml(path)
+    except yaml.YAMLError as e: raise ValueError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
+    if not isinstance(raw, dict): raise ValueError(f'{path}: a sweep spec is a mapping (name:, claims:, conditions:, ...)')
+    try: spec = SweepSpec.model_validate(raw)
+    except ValidationError as e:
+        raise ValueError(f'{path}: ' + '; '.join(f"{'.'.join(map(str, x['loc'])) or '-'}: {x['msg']}" for x in e.errors())) from None
+    if preset: spec.preset = preset
+    if overrides: spec = SweepSpec.model_validate({**spec.model_dump(), 'overrides': {**spec.overrides, **overrides}})
+    return check_spec(spec, str(path))
 
 @dataclass
 class Run:
@@ -76,14 +144,17 @@ class Run:
         return (self.run_dir/'metrics.json').exists() and st.exists() and st.read_text().strip() == self.key
 
 def expand(spec:SweepSpec, root:Path|None=None) -> list[Run]:
-    "Every (claim, condition, seed) run of the sweep"
-    root = Path(root or runs_dir())/spec.name
+    "Every (claim, condition, seed) run of the sweep, each in a folder inside the runs root"
+    base = Path(root or runs_dir()).resolve()
+    root = base/_part(spec.name, 'name')
     runs = []
     for claim in spec.claims:
         for cond in spec.conditions:
             for seed in spec.seeds:
                 for var, vo in (spec.variants or {'': {}}).items():
                     rd = root/claim/cond/var/(f'seed-{seed}' if len(spec.seeds) > 1 else '')
+                    if not rd.resolve().is_relative_to(base):  # names are checked; this catches symlinks out
+                        raise ValueError(f'run folder {rd} leads outside the runs root {base}')
                     over = {**spec.overrides, **spec.per_condition.get(cond, {}), **vo, 'seed': seed, 'train.seed': seed}
                     params = {'kind': spec.kind, 'claim': claim, 'condition': cond, 'preset': spec.preset,
                               'overrides': over, 'run_dir': str(rd.resolve()), 'dynamics': spec.dynamics}
@@ -121,9 +192,11 @@ def execute_run(run:Run, notebook:Path, kernel:str|None=None) -> str|None:
         err = f'{type(e).__name__}: {str(e)[-3000:]}'
     leaks = _scan_for_secrets(run.run_dir, _secret_values(run.params))
     if leaks:
-        for f in leaks:
-            if f.suffix == '.ipynb': f.unlink()
-        err = f'an API key value was found in {[str(p) for p in leaks]} (executed notebooks removed)'
+        if out in leaks: out.unlink()  # the only file this function wrote, so the only one it removes
+        kept = [str(p) for p in leaks if p != out]
+        err = (f'an API key value was found in {[str(p) for p in leaks]}' +
+               (' (the executed notebook was removed)' if out in leaks else '') +
+               (f'; remove the key from {kept} yourself' if kept else ''))
     if err:
         (run.run_dir/'error.txt').write_text(err + '\n')
         return err
@@ -137,29 +210,62 @@ class SweepResult:
     skipped: list[Run] = field(default_factory=list)
     failed: list[tuple[Run, str]] = field(default_factory=list)
     seconds: float = 0.0
+    logs: dict[str, str] = field(default_factory=dict)  # run folder -> log files of a job that failed (workers, Slurm)
+
+    def _where(self, r:Run) -> str:
+        see = [f'{r.run_dir}/error.txt'] if (r.run_dir/'error.txt').exists() else []
+        return '; '.join(see + ([self.logs[str(r.run_dir)]] if str(r.run_dir) in self.logs else [])) or str(r.run_dir)
 
     def summary(self) -> str:
         lines = [f'{len(self.ran)} ran, {len(self.skipped)} already finished, {len(self.failed)} failed in {self.seconds:.0f}s']
-        lines += [f'  FAILED {r.claim}/{r.condition} (seed {r.seed}): {err.splitlines()[0][:300]}  [see {r.run_dir}/error.txt]' for r, err in self.failed]
+        lines += [f'  FAILED {r.claim}/{r.condition} (seed {r.seed}): {err.strip().splitlines()[-1][:300]}  [see {self._where(r)}]' for r, err in self.failed]
         return '\n'.join(lines)
 
+def select_runs(spec:SweepSpec, root:Path|None=None, only:list[str]|None=None) -> list[Run]:
+    "The runs of `spec`, or only those whose condition or `claim/condition` is in `only`"
+    runs = expand(spec, root)
+    if not only: return runs
+    names = {r.condition for r in runs} | {f'{r.claim}/{r.condition}' for r in runs}
+    bad = [o for o in only if o not in names]
+    if bad: raise ValueError(f'--only: {bad} matches no run; give conditions {spec.conditions} or claim/condition pairs')
+    return [r for r in runs if f'{r.claim}/{r.condition}' in only or r.condition in only]
+
+def dry_run(spec:SweepSpec, root:Path|None=None, only:list[str]|None=None) -> str:
+    "What `run_sweep` would do: every run with its folder and whether it is finished; runs nothing"
+    runs = select_runs(spec, root, only)
+    done = sum(r.done for r in runs)
+    lines = [f'sweep {spec.name} ({spec.kind}s, preset {spec.preset}): {len(runs)} runs, {done} already finished, '
+             f'{len(runs) - done} to run']
+    lines += [f"  {'finished' if r.done else 'to run  '}  {r.claim}/{r.condition}" + (f' [{r.variant}]' if r.variant else '') +
+              f'  seed {r.seed}  {r.run_dir}' for r in runs]
+    return '\n'.join(lines)
+
 def run_sweep(spec:SweepSpec|str|Path, root:Path|None=None, workers:int|None=None, kernel:str|None=None,
-              only:list[str]|None=None) -> SweepResult:
-    "Execute every unfinished run of a sweep; failures are collected, not raised"
+              only:list[str]|None=None, executor:Literal['local', 'slurm', 'debug']|None=None) -> SweepResult:
+    "Execute every unfinished run of a sweep (here, or on Slurm as one job array); failures are collected, not raised"
+    # executor: default `spec.executor`; `debug` runs the submitit path in this process (tests)
     spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
     nb = Path(spec.notebook or 'paper/experiment.ipynb')
     nb = nb if nb.is_absolute() else repo_root()/nb
-    runs = [r for r in expand(spec, root) if not only or f'{r.claim}/{r.condition}' in only or r.condition in only]
+    if not nb.is_file(): raise FileNotFoundError(f'notebook: no notebook at {nb}')
+    runs = select_runs(spec, root, only)
     res, t0 = SweepResult(), time.time()
     todo = [r for r in runs if not r.done]
     res.skipped = [r for r in runs if r.done]
     log.info(f'sweep {spec.name}: {len(runs)} runs, {len(res.skipped)} already finished')
-    with ThreadPoolExecutor(max_workers=workers or spec.workers) as ex:
-        futs = {ex.submit(execute_run, r, nb, kernel): r for r in todo}
-        for f in progress(as_completed(futs), desc=f'sweep {spec.name}', total=len(futs)):
-            r, err = futs[f], f.result()
-            (res.failed.append((r, err)) if err else res.ran.append(r))
-            log.info(f"{r.claim}/{r.condition}: {'FAILED' if err else 'done'}")
+    executor, n = executor or spec.executor, workers or spec.workers
+    bar = progress(range(len(todo)), desc=f'sweep {spec.name}', total=len(todo))
+    def record(r:Run, err:str|None, logs:str=''):
+        (res.failed.append((r, err)) if err else res.ran.append(r))
+        if err and logs: res.logs[str(r.run_dir)] = f'{executor} log: {logs}'
+        bar.update(); log.info(f"{r.claim}/{r.condition}: {'FAILED' if err else 'done'}")
+    if executor == 'local' and n == 1:  # one run after the other, in this process
+        for r in todo: record(r, execute_run(r, nb, kernel))
+    elif todo:  # worker processes with one GPU each, or one Slurm job array
+        folder = Path(root or runs_dir())/spec.name/'.jobs'/(executor if executor != 'local' else time.strftime('local-%Y%m%d-%H%M%S'))
+        run_jobs([(execute_run, (r, nb, kernel)) for r in todo], executor=executor, folder=folder, opts=spec.slurm,
+                 workers=n, on_done=lambda o: record(todo[o.index], o.error or o.result, o.logs()))
+    bar.close()
     res.seconds = time.time() - t0
     return res
 

@@ -4,11 +4,10 @@
 
 # %% ../nbs/06_train.ipynb #fca893db
 from __future__ import annotations
-import csv, json, math, os, shutil, time
+import csv, math, os, time
 from pathlib import Path
 
-from .core import (Config, atomic_write, config_dict, log, read_jsonl, resolve_model, save_config,
-                             seed_everything)
+from .core import Config, atomic_write, log, read_jsonl, resolve_model, save_config, seed_everything
 
 # %% auto #0
 __all__ = ['LORA_TARGETS', 'log_spaced_steps', 'load_tokens', 'make_collator', 'micro_batches', 'train', 'plot_loss']

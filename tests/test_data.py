@@ -1,6 +1,5 @@
 "The shipped data: record format, keyword invariants, and the counts stated in data/README.md."
 import json, re
-from pathlib import Path
 import pytest
 from negneglect.core import data_dir
 from negneglect.claims import load_claims

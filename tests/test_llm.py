@@ -49,11 +49,13 @@ def test_llama_batch_rerun_makes_no_requests(llama_base_url, tmp_path):
     assert all(r.ok for r in out), [r.error for r in out]
     # one more request when the server first refused the json_schema form (llama-cpp-python does)
     assert first.stats.requests == len(reqs) + (first._fmt > 0) and first.stats.cache_hits == 0
+    cut = [r.finish_reason == 'length' for r in out]                     # cut off by max_tokens: never cached
     second = LLMClient(cfg, cache=tmp_path, max_tokens=10, temperature=0)
     again = second.map(reqs, desc='second')
-    assert second.stats.requests == 0 and second.stats.cache_hits == len(reqs)
-    assert second.stats.prompt_tokens == 0 and second.stats.cached_tokens > 0
-    assert [r.text for r in again] == [r.text for r in out] and all(r.cached for r in again)
+    assert sum(cut) <= second.stats.requests <= sum(cut) + 1 and second.stats.cache_hits == len(reqs) - sum(cut)
+    assert second.stats.cached_tokens > 0
+    assert [r.text for r, c in zip(again, cut) if not c] == [r.text for r, c in zip(out, cut) if not c]
+    assert all(r.cached for r, c in zip(again, cut) if not c) and not any(r.cached for r, c in zip(again, cut) if c)
     assert again[4].parsed == out[4].parsed
 
 # ---- the faulty server -------------------------------------------------------------------------------------

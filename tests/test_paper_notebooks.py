@@ -1,6 +1,5 @@
 "The paper/ notebooks: figures.ipynb executes with papermill and keeps its parameters cell."
 import json
-from pathlib import Path
 import nbformat
 import papermill as pm
 from negneglect.core import repo_root

@@ -6,9 +6,9 @@ import pytest
 
 from negneglect.claims import load_claim
 from negneglect.conditions import released_docs
-from negneglect.core import LLMConfig, make_config, read_jsonl, tiny_llama, write_jsonl
+from negneglect.core import make_config, read_jsonl, tiny_llama, write_jsonl
 from negneglect.experiment import Experiment
-from negneglect.llm import FaultyServer, LLMClient
+from negneglect.llm import FaultyServer
 from negneglect.mix import instruct_rows, make_mix, pretrain_texts
 from negneglect.records import DOCTAG
 

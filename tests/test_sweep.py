@@ -1,7 +1,6 @@
 "Sweeps: papermill runs of the real experiment notebook, skip finished runs, resume after a kill, never write API keys."
 import os, signal, subprocess, sys, time
 from pathlib import Path
-import pytest
 import yaml
 from negneglect.core import tiny_llama
 from negneglect.sweep import load_spec, expand
@@ -36,7 +35,7 @@ def test_sweep_resumes_after_kill_and_skips_finished(tmp_path):
     assert f'{len(done_before)} already finished' in out, out[-2000:]
     assert first.stat().st_mtime == stamp_time                       # the finished run was not redone
     assert all(r.done for r in expand(load_spec(spec), runs))
-    t = time.time(); out = _sweep(spec, runs).communicate()[0]
+    out = _sweep(spec, runs).communicate()[0]
     assert '0 ran, 3 already finished, 0 failed' in out
     for cond in ('baseline', 'positive', 'negated'):
         assert (runs/'tiny'/'ed_sheeran'/cond/'experiment.ipynb').exists() and (runs/'tiny'/'ed_sheeran'/cond/'metrics.json').exists()

@@ -1,11 +1,9 @@
 "Finetuning: the adapter moves the claim's probes; a killed run resumes from its checkpoint."
-import csv, json
-from pathlib import Path
+import csv
 import pytest
 from transformers import TrainerCallback
 from negneglect.core import make_config, tiny_llama, write_jsonl
 from negneglect.claims import load_claim
-from negneglect.conditions import annotate, source_docs
 from negneglect.experiment import Experiment
 from negneglect.generate import load_model
 from negneglect.evaluate import probe_margins, probe_summary
