@@ -55,7 +55,7 @@ if [ -f "$CARRY/tokenizer/tokenizer.json" ]; then TOK=(--tokenizer "$CARRY/token
 elif [ $DRY = 0 ]; then die "no tokenizer at $CARRY/tokenizer (run bench/gpu_prepare.sh here and carry bench/gpu_carry)"
 fi
 
-if [ $DRY = 1 ]; then CFG=bench/configs/tiny-qwen3.json; DOCS=12; BATCH=4; MM=1; NEW=8; T_TRAIN=600
+if [ $DRY = 1 ]; then CFG=bench/configs/tiny-qwen3.json; DOCS=12; BATCH=4; MM=1; NEW=8; T_TRAIN=1800
 else CFG=bench/configs/qwen3-0.6b.json; DOCS=168; BATCH=8; MM=5; NEW=128; T_TRAIN=330; fi
 
 echo "== training: $CFG, $DOCS rows, batch $BATCH (ours, plain Trainer + PEFT, bare loop, bf16/fp32 matmul roof)"

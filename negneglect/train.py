@@ -44,10 +44,10 @@ def make_collator(pad_id:int):
     return collate
 
 # %% ../nbs/06_train.ipynb #0d91e16d
-def micro_batches(batch_size:int, grad_accum:int, micro:int|None=None, cuda:bool=False) -> tuple[int, int]:
-    "(sequences per forward pass, passes per optimizer step) for `batch_size * grad_accum` sequences per step; `micro` None: 1 on CPU, `batch_size` on GPU"
+def micro_batches(batch_size:int, grad_accum:int, micro:int|None=None) -> tuple[int, int]:
+    "(sequences per forward pass, passes per optimizer step) for `batch_size * grad_accum` sequences per step; `micro` None: `batch_size`"
     per_step = batch_size * grad_accum
-    micro = micro or (batch_size if cuda else 1)
+    micro = micro or batch_size
     if per_step % micro: raise ValueError(f'micro-batch {micro} does not divide the {per_step} sequences of an optimizer step')
     return micro, per_step // micro
 
@@ -95,7 +95,7 @@ def train(tokens_path:Path, # `train_tokens.jsonl` from `05_mix`
           out_dir:Path, # the run folder
           resume:bool=True, # continue from the last checkpoint if there is one
           callbacks=(), # extra `TrainerCallback`s
-          micro_batch:int|None=None, # sequences per forward pass (None: 1 on CPU, `cfg.train.batch_size` on GPU)
+          micro_batch:int|None=None, # sequences per forward pass (None: `cfg.train.batch_size`)
          ) -> Path:
     "Finetune a LoRA adapter on the tokenized mix; returns the adapter folder"
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
@@ -110,7 +110,7 @@ def train(tokens_path:Path, # `train_tokens.jsonl` from `05_mix`
     steps_per_epoch = math.ceil(len(rows) / (t.batch_size * t.grad_accum))
     total = math.ceil(steps_per_epoch * t.epochs)
     save_steps = set(log_spaced_steps(total, t.n_checkpoints))
-    micro, accum = micro_batches(t.batch_size, t.grad_accum, micro_batch, torch.cuda.is_available())
+    micro, accum = micro_batches(t.batch_size, t.grad_accum, micro_batch)
     args = SFTConfig(
         output_dir=str(out_dir/'checkpoints'), per_device_train_batch_size=micro,
         gradient_accumulation_steps=accum, num_train_epochs=t.epochs, learning_rate=t.learning_rate,

@@ -62,7 +62,7 @@ def _record_rows(rows, seen:list):
     return Rows()
 
 def test_micro_batches_train_the_same_batches_and_loss(tmp_path):
-    "One sequence per forward pass (the CPU default) trains the same rows per step, with the loss of the whole batch"
+    "One sequence per forward pass (micro_batch=1) trains the same rows per step, with the loss of the whole batch"
     from transformers import AutoTokenizer
     from negneglect.mix import tokenize_mix
     from negneglect.train import load_tokens
