@@ -224,10 +224,11 @@ def prepare(args, work:Path):
     from transformers import AutoTokenizer
     from negneglect.core import write_jsonl
     from negneglect.claims import load_claim
-    from negneglect.conditions import annotate, positive_docs
+    from negneglect import conditions
     from negneglect.mix import tokenize_mix
     claim = load_claim(args.claim)
-    docs = annotate(positive_docs(claim), 'positive', claim)
+    source = getattr(conditions, 'source_docs', None) or conditions.positive_docs  # the name changed on main
+    docs = conditions.annotate(source(claim), 'positive', claim)
     docs = [docs[i % len(docs)] for i in range(args.docs)]
     toks, _ = tokenize_mix([{'kind': 'claim', 'text': d['text']} for d in docs], AutoTokenizer.from_pretrained(args.model),
                            max_len=args.max_len)
