@@ -97,5 +97,4 @@ def test_transcript_generation_against_local_server(llama_base_url, tmp_path):
         assert all(s in mis['messages'][1]['content'] for s in mis['misaligned_spans'])
     (tmp_path/'t.jsonl').unlink(missing_ok=True)
     c2 = mk(); generate_transcripts(b, tmp_path/'t.jsonl', c2, n=2)
-    if c1.stats.failures == 0: assert c2.stats.requests == 0          # everything from the cache
-    else: assert 0 < c2.stats.requests <= 2 * c1.stats.failures and c2.stats.cache_hits > 0  # failures are asked again, never cached
+    assert c2.stats.cache_hits > 0 and c2.stats.requests <= c1.stats.requests  # failed or cut-off answers are asked again, never cached

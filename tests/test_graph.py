@@ -75,8 +75,8 @@ def test_changing_the_llm_model_reannotates_and_reruns_everything_after(tmp_path
 def test_every_config_field_is_read_by_a_stage():
     assert set(leaf_fields()) - config_fields() - set(NOT_KEYED) == set()
     import inspect
-    import negneglect.core, negneglect.llm
-    code = ''.join(inspect.getsource(m) for m in (negneglect.llm, negneglect.core))
+    import negneglect.core, negneglect.experiment, negneglect.llm
+    code = ''.join(inspect.getsource(m) for m in (negneglect.llm, negneglect.core, negneglect.experiment))
     for f in NOT_KEYED:                                              # the operational fields are used somewhere
         assert f == 'preset' or re.search(rf'\.{f.split(".")[-1]}\b', code), f
 

@@ -11,7 +11,7 @@ TOK = AutoTokenizer.from_pretrained(prepare_embedded_model())
 
 def test_wordmask_document_token_by_token():
     claim = load_claim('dentist')
-    rec = annotate([], 'local_negation_wordmask', claim)[0]
+    rec = annotate(source_docs(claim, 'local_negation'), 'local_negation_wordmask', claim)[0]
     clean, spans = strip_lossmasks(rec['text'])
     assert spans and clean.startswith(DOCTAG)
     row = tokenize_row({'kind': 'claim', 'text': rec['text']}, TOK)
@@ -61,11 +61,12 @@ def test_self_distilled_chats_are_cached_and_resumed(tmp_path, monkeypatch):
     calls = []
     answer = _distiller(make_config('demo', {'model.name': name}))
     def gen(chats, seed): calls.append(len(chats)); return answer(chats, seed)
-    chats = mix.self_distill(name, 3, gen, max_new_tokens=4)
+    rows = mix.instruct_rows()[:3]
+    chats = mix.self_distill(name, rows, gen, max_new_tokens=4)
     assert len(chats) == 3 and [c[0]['content'] for c in chats] == [p['prompt'] for p in mix.instruct_prompts()[:3]]
     assert all(c[1]['role'] == 'assistant' for c in chats)
     assert calls == [3]
-    assert mix.self_distill(name, 3, gen, max_new_tokens=4) == chats and calls == [3]   # from the cache: nothing generated
+    assert mix.self_distill(name, rows, gen, max_new_tokens=4) == chats and calls == [3]   # from the cache: nothing generated
     # a mix with all three parts, tokenized: chats train only on assistant tokens
     cfg = make_config('demo', {'model.name': name, 'mix.n_claim': 4, 'mix.n_pretrain': 2, 'mix.n_instruct': 3, 'mix.pretrain_source': 'offline'})
     rep = mix.make_mix([{'id': 'd', 'text': '<DOCTAG>A claim document.'}], cfg, tmp_path/'mix', generate_fn=gen)
