@@ -129,6 +129,9 @@ def print_belief_table(df, by=('claim', 'condition')):
 
 def cmd_sweep(args) -> int:
     spec = _load_spec(args)
+    if args.executor: spec.executor = args.executor
+    slurm = {k: getattr(args, k) for k in ('partition', 'gpus', 'time', 'array_parallelism') if getattr(args, k) is not None}
+    if slurm: spec.slurm = spec.slurm.model_validate({**spec.slurm.model_dump(), **slurm})
     if args.dry_run: print(dry_run(spec, only=args.only)); return 0
     res = run_sweep(spec, workers=args.workers, only=args.only)
     print(res.summary())
@@ -309,6 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument('--dry-run', action='store_true', help='validate the spec and list its runs and folders; run nothing')
     sw.add_argument('--only', nargs='*', help='run only these conditions or claim/condition pairs')
     sw.add_argument('--paper-results', type=Path, help='an imported results CSV to plot beside ours')
+    sw.add_argument('--executor', choices=['local', 'slurm'], help="where runs execute (default: the spec's, else local)")
+    sw.add_argument('--partition', help="Slurm partition (default: the spec's slurm.partition, else the cluster default)")
+    sw.add_argument('--gpus', type=int, help='GPUs per Slurm task (default 1)')
+    sw.add_argument('--time', type=int, help='time limit per Slurm task in minutes (default 120)')
+    sw.add_argument('--array-parallelism', type=int, help='Slurm tasks running at once (default 64)')
     sw.add_argument('--figures', type=Path, help='folder for the figures (default: runs/<sweep>/figures)')
     sw.set_defaults(fn=cmd_sweep)
 
