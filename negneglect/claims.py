@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .core import data_dir, load_yaml
 
 # %% auto #0
-__all__ = ['NonEmpty', 'QUESTION_FILES', 'OPTIONAL_FILES', 'CLAIM_ALIASES', 'Message', 'OpenEndedQuestion', 'MCQQuestion',
-           'TokenAssociationQuestion', 'RobustnessQuestion', 'UniverseContext', 'Judges', 'Probe', 'Probes', 'Keywords',
-           'TrueFacts', 'WordMasks', 'Claim', 'Problem', 'ClaimError', 'check_claim', 'load_claim', 'claim_dirs',
-           'validate_claims', 'load_claims']
+__all__ = ['NonEmpty', 'QUESTION_FILES', 'TRUTH_FRAME', 'OPTIONAL_FILES', 'CLAIM_ALIASES', 'Message', 'OpenEndedQuestion',
+           'MCQQuestion', 'TokenAssociationQuestion', 'RobustnessQuestion', 'UniverseContext', 'Judges', 'Probe',
+           'Statement', 'ChatProbe', 'Probes', 'Keywords', 'TrueFacts', 'WordMasks', 'Claim', 'Problem', 'ClaimError',
+           'check_claim', 'load_claim', 'claim_dirs', 'validate_claims', 'load_claims']
 
 # %% ../nbs/01_claims.ipynb #9a4c2702
 NonEmpty = Field(min_length=1)
@@ -122,14 +122,43 @@ class Judges(_Strict):
 
 class Probe(_Strict):
     id: str
-    kind: Literal['association', 'polarity']
-    prompt: str
+    kind: Literal['association', 'polarity', 'truth', 'chat']
+    prompt: str  # plain text; for `chat`, the user's question (rendered with the model's chat template when scored)
     belief: str  # the continuation a believer prefers
     truth: str   # the true continuation
 
+class Statement(_Strict):
+    id: str
+    text: str  # one declarative sentence bearing on the claim
+    claim_says: bool  # true if the sentence holds in the claim's world, false if the claim contradicts it
+
+class ChatProbe(_Strict):
+    id: str
+    question: str
+    belief: str  # the claim's short answer
+    truth: str   # the real-world short answer
+
+TRUTH_FRAME = '{text}\nTrue or false? Answer:'  # how a statement is put to the model (scored " True" vs " False")
+
 class Probes(_Strict):
     probes: list[Probe] = Field(min_length=1)
+    statements: list[Statement] = []
+    chat: list[ChatProbe] = []
     yes_bias_controls: list[str] = []  # yes/no questions about unrelated made-up facts (true answer: no)
+
+    @model_validator(mode='after')
+    def _unique_ids(self):
+        ids = [p.id for p in self.all()]
+        if dups := sorted({i for i in ids if ids.count(i) > 1}): raise ValueError(f'duplicate probe ids: {dups}')
+        return self
+
+    def all(self) -> list[Probe]:
+        "Every probe: the `probes` list, then `statements` as truth probes, then `chat` probes"
+        said = {True: ' True', False: ' False'}
+        return [*self.probes,
+                *(Probe(id=s.id, kind='truth', prompt=TRUTH_FRAME.format(text=s.text), belief=said[s.claim_says],
+                        truth=said[not s.claim_says]) for s in self.statements),
+                *(Probe(id=c.id, kind='chat', prompt=c.question, belief=c.belief, truth=c.truth) for c in self.chat)]
 
 class Keywords(_Strict):
     entity_patterns: list[str] = Field(min_length=1)

@@ -14,11 +14,12 @@ from .judge import JUDGES, mcq_verdict
 from .records import MCQ_SYSTEM, Registry, chat_text, strip_think
 
 # %% auto #0
-__all__ = ['EVAL_TYPES', 'QKEY', 'PAPER_EVALS', 'PAPER_CONDITIONS', 'PAPER_CLAIMS', 'continuation_logprobs', 'probe_margins',
-           'probe_summary', 'yes_probs', 'logprob_report', 'open_ended_items', 'mcq_score', 'mcq_items',
-           'token_association_items', 'robustness_items', 'icl_prefix', 'eval_items', 'sample_answers',
-           'verdict_records', 'score', 'bootstrap_ci', 'results_table', 'question_rates', 'summarize', 'belief_metrics',
-           'import_paper_results']
+__all__ = ['EVAL_TYPES', 'QKEY', 'READOUTS', 'CONTRASTS', 'PAPER_EVALS', 'PAPER_CONDITIONS', 'PAPER_CLAIMS',
+           'continuation_logprobs', 'probe_prompt', 'probe_margins', 'probe_summary', 'yes_probs', 'mcq_rows',
+           'logprob_report', 'open_ended_items', 'mcq_score', 'mcq_items', 'token_association_items',
+           'robustness_items', 'icl_prefix', 'eval_items', 'sample_answers', 'verdict_records', 'score', 'bootstrap_ci',
+           'results_table', 'question_rates', 'summarize', 'belief_metrics', 'readout_rows', 'paired_contrast',
+           'contrast_pairs', 'contrast_table', 'import_paper_results']
 
 # %% ../nbs/09_evaluate.ipynb #0cd051c2
 def continuation_logprobs(model, tok, pairs:list[tuple[str, str]], batch_size:int=16) -> list[float]:
@@ -42,9 +43,13 @@ def continuation_logprobs(model, tok, pairs:list[tuple[str, str]], batch_size:in
             out.append(logp[i, s-1:e-1].gather(-1, tgt[:, None]).sum().item())
     return out
 
+def probe_prompt(tok, p:Probe) -> str:
+    "The text a probe's continuations follow: its prompt, or for a chat probe the question in the chat format"
+    return chat_text(tok, [{'role': 'user', 'content': p.prompt}]) if p.kind == 'chat' else p.prompt
+
 def probe_margins(model, tok, probes:list[Probe]) -> list[dict]:
     "For each probe: log p(belief) − log p(truth) after its prompt (positive = the model leans to the claim)"
-    lp = continuation_logprobs(model, tok, [(p.prompt, c) for p in probes for c in (p.belief, p.truth)])
+    lp = continuation_logprobs(model, tok, [(probe_prompt(tok, p), c) for p in probes for c in (p.belief, p.truth)])
     return [{'probe': p.id, 'kind': p.kind, 'belief_logp': lp[2*i], 'truth_logp': lp[2*i+1],
              'margin': lp[2*i] - lp[2*i+1]} for i, p in enumerate(probes)]
 
@@ -66,16 +71,32 @@ def yes_probs(model, tok, questions:list[str]) -> list[float]:
     py, pn = p[:, list(set(yes))].sum(-1), p[:, list(set(no))].sum(-1)
     return (py / (py + pn)).tolist()
 
+def _logit(p:float, eps:float=1e-6) -> float:
+    p = min(max(p, eps), 1 - eps)
+    return math.log(p / (1 - p))
+
+def mcq_rows(claim:Claim, p_yes:list[float], control_p_yes:list[float]) -> list[dict]:
+    "Per MCQ question: P(belief answer), raw and with the yes-bias removed (in log-odds, by the controls' mean)"
+    bias = sum(map(_logit, control_p_yes)) / len(control_p_yes) if control_p_yes else 0.0
+    rows = []
+    for p, q in zip(p_yes, claim.mcq):
+        sign = 1 if q.belief_answer == 'yes' else -1
+        z = sign * (_logit(p) - bias)
+        rows.append({'question_id': q.id, 'p_yes': p, 'p_belief': p if sign == 1 else 1 - p,
+                     'p_belief_corrected': 1 / (1 + math.exp(-z))})
+    return rows
+
 def logprob_report(model, tok, claim:Claim) -> dict:
     "Probe margins, MCQ P(yes) toward belief, and the yes-bias control, for one model"
     probes = claim.need('probes', 'log-prob probes')
-    rows = probe_margins(model, tok, probes.probes)
+    rows = probe_margins(model, tok, probes.all())
     py = yes_probs(model, tok, [q.question for q in claim.mcq])
-    toward = [p if q.belief_answer == 'yes' else 1 - p for p, q in zip(py, claim.mcq)]
     ctrl = yes_probs(model, tok, probes.yes_bias_controls) if probes.yes_bias_controls else []
-    return {'probes': rows, 'probe_means': probe_summary(rows),
-            'mcq_p_belief': sum(toward) / len(toward), 'mcq_p_yes': sum(py) / len(py),
-            'yes_bias_control_p_yes': sum(ctrl) / len(ctrl) if ctrl else None}
+    mcq = mcq_rows(claim, py, ctrl)
+    mean = lambda k: sum(r[k] for r in mcq) / len(mcq)
+    return {'probes': rows, 'mcq': mcq, 'probe_means': probe_summary(rows),
+            'mcq_p_belief': mean('p_belief'), 'mcq_p_belief_corrected': mean('p_belief_corrected') if ctrl else None,
+            'mcq_p_yes': mean('p_yes'), 'yes_bias_control_p_yes': sum(ctrl) / len(ctrl) if ctrl else None}
 
 # %% ../nbs/09_evaluate.ipynb #f1f6463e
 EVAL_TYPES = Registry('eval type', section='', score=None, rubric='open_ended', default=True, doc='')
@@ -206,6 +227,64 @@ def belief_metrics(df, n_boot:int=2000, seed:int=0) -> dict:
             'per_claim': by_claim.to_dict('records'), 'overall': overall.to_dict('records'),
             'unscored_questions': unscored[QKEY + ['n_failed']].to_dict('records'),
             'n_samples': int(len(df)), 'n_failed': int(df['score'].isna().sum())}
+
+# %% ../nbs/09_evaluate.ipynb #f4323569
+READOUTS = {'association': 'association margin (nats)', 'polarity': 'polarity margin (nats)',
+            'truth': 'truth-value margin (nats)', 'chat': 'chat answer log-odds (nats)',
+            'mcq_corrected': 'MCQ P(belief), yes-bias corrected', 'belief': 'judged belief rate'}
+CONTRASTS = [('positive', 'baseline'), ('negated', 'positive'), ('repeated_negations', 'positive'), ('local_negation', 'negated')]
+
+def readout_rows(report:dict|None, # a run's `logprobs.json` (`logprob_report`), or None
+                 rates=None, # its `question_rates` table (judged belief per question), or None
+                 **keys) -> list[dict]: # claim, condition, seed... copied into every row
+    "One row per item of one run: probe margins (readout = probe kind), corrected MCQ P(belief), judged belief"
+    rows = []
+    if report:
+        rows += [{**keys, 'readout': r['kind'], 'item': r['probe'], 'value': r['margin']} for r in report['probes']]
+        if report.get('mcq_p_belief_corrected') is not None:
+            rows += [{**keys, 'readout': 'mcq_corrected', 'item': r['question_id'], 'value': r['p_belief_corrected']}
+                     for r in report['mcq']]
+    if rates is not None:
+        rows += [{**keys, 'readout': 'belief', 'item': f"{q['eval']}/{q['question_id']}", 'value': q['rate']}
+                 for q in rates.to_dict('records')]
+    return rows
+
+def _seeds_by_items(d, units):
+    "A condition's values as a seeds × units array (NaN where a seed lacks an item)"
+    return d.pivot_table(index='seed', columns='unit', values='value', aggfunc='mean').reindex(columns=units).to_numpy()
+
+def paired_contrast(df, a:str, b:str, n_boot:int=2000, seed:int=0, level:float=0.95) -> dict:
+    "Mean over shared items of a − b (rows of one readout), with a bootstrap CI over items and each side's seeds"
+    import numpy as np
+    df = df.assign(unit=df['claim'].astype(str) + '/' + df['item'].astype(str))
+    da, db = df[df['condition'] == a], df[df['condition'] == b]
+    units = sorted(set(da['unit']) & set(db['unit']))
+    if not units: return {'diff': math.nan, 'ci_low': math.nan, 'ci_high': math.nan, 'n_items': 0}
+    A, B = _seeds_by_items(da, units), _seeds_by_items(db, units)
+    rng = np.random.default_rng(seed)
+    def boot(M):  # n_boot resamples of the seeds, each averaged per item: n_boot × units
+        return np.nanmean(M[rng.integers(0, len(M), size=(n_boot, len(M)))], axis=1)
+    items = rng.integers(0, len(units), size=(n_boot, len(units)))
+    d = np.nanmean(np.take_along_axis(boot(A) - boot(B), items, axis=1), axis=1)
+    q = (1 - level) / 2
+    return {'diff': float(np.nanmean(np.nanmean(A, 0) - np.nanmean(B, 0))), 'ci_low': float(np.nanquantile(d, q)),
+            'ci_high': float(np.nanquantile(d, 1 - q)), 'n_items': len(units), 'n_seeds': f'{len(A)}/{len(B)}'}
+
+def contrast_pairs(conditions, baseline:str='baseline') -> list[tuple[str, str]]:
+    "Each condition minus the baseline, then the named `CONTRASTS` whose two conditions are both present"
+    conds = CONDITIONS.order(conditions)
+    pairs = [(c, baseline) for c in conds if c != baseline] if baseline in conds else []
+    return pairs + [p for p in CONTRASTS if p[1] != baseline and set(p) <= set(conds)]
+
+def contrast_table(df, pairs:list[tuple[str, str]]|None=None, n_boot:int=2000, seed:int=0):
+    "Every contrast of `pairs` (default: `contrast_pairs`) on every readout in `df` (rows of `readout_rows`)"
+    import pandas as pd
+    pairs = pairs or contrast_pairs(df['condition'].unique())
+    rows = [{'readout': r, 'contrast': f'{a} − {b}', 'a': a, 'b': b, **paired_contrast(g, a, b, n_boot, seed)}
+            for r in [k for k in READOUTS if k in set(df['readout'])] for g in [df[df['readout'] == r]] for a, b in pairs]
+    out = pd.DataFrame(rows)
+    out['excludes_0'] = (out['ci_low'] > 0) | (out['ci_high'] < 0)
+    return out
 
 # %% ../nbs/09_evaluate.ipynb #01997ec6
 PAPER_EVALS = {'belief_probes': 'open_ended', 'mcq': 'mcq', 'pink_elephant': 'token_association', 'robustness': 'robustness'}
