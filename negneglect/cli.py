@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from .core import (ConfigError, atomic_write, data_dir, embedded_model_dir, make_config, prepare_embedded_model, read_jsonl,
-                             repo_root, runs_dir, setup_logging, write_jsonl)
+from .core import (ConfigError, atomic_write, data_dir, embedded_model_dir, get_secret, make_config, prepare_embedded_model,
+                             read_jsonl, repo_root, runs_dir, setup_logging, write_jsonl)
 from .records import RecordError, Sample, check_records
 from .claims import ClaimError, load_claim, validate_claims
 from .conditions import CONDITIONS, annotate_claim, length_report
@@ -23,12 +23,13 @@ from .judge import agreement, format_agreement
 from .experiment import SUBJECTS, Experiment, check_config
 from .behaviors import generate_transcripts, load_behavior  # importing behaviors registers the `behavior` kind
 from .sweep import collect_logprobs, collect_verdicts, dry_run, load_spec, run_sweep, sweep_figures
+from .publish import PushError, model_card, push
 
 # %% auto #0
 __all__ = ['EXPECTED_ERRORS', 'cmd_claims_validate', 'cmd_model_prepare', 'cmd_model_path', 'cmd_docs_generate', 'cmd_annotate',
            'cmd_mix', 'cmd_train', 'cmd_eval', 'print_belief_table', 'cmd_sweep', 'cmd_figures', 'cmd_evals_list',
            'cmd_judge_run', 'cmd_judge_agreement', 'cmd_results_import', 'cmd_results_summarize',
-           'cmd_behaviors_generate', 'cmd_demo', 'build_parser', 'main']
+           'cmd_behaviors_generate', 'cmd_push', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/15_cli.ipynb #9223bab3
 def cmd_claims_validate(args) -> int:
@@ -208,6 +209,28 @@ def cmd_behaviors_generate(args) -> int:
     print(f'{out}  ({client.stats.requests} requests, {client.stats.cache_hits} cache hits)')
     return 0
 
+def cmd_push(args) -> int:
+    "Upload a finished run's adapter and model card to the Hub; `--dry-run`: print the card, upload nothing"
+    from huggingface_hub.utils import validate_repo_id
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir(): raise FileNotFoundError(f'push: no run folder at {run_dir}')
+    adapter = run_dir/'adapter'
+    if not (adapter/'adapter_config.json').exists():
+        raise FileNotFoundError(f'push: {run_dir} has no trained adapter (adapter/adapter_config.json); train the run first '
+                                '(`negneglect train` or `negneglect eval`), or give the run folder that holds adapter/')
+    validate_repo_id(args.repo_id)  # `name` or `namespace/name`, else a ValueError
+    card = model_card(run_dir)
+    visibility = 'public' if args.public else 'private'
+    if args.dry_run:
+        files = sorted({str(p.relative_to(adapter)) for p in adapter.rglob('*') if p.is_file()} | {'README.md', 'negneglect_config.yaml'})
+        print(card)
+        print(f'dry run: would upload {len(files)} files ({", ".join(files)}) to {args.repo_id} ({visibility}); '
+              'nothing was uploaded', file=sys.stderr)
+        return 0
+    # the token: HF_TOKEN from the environment or .env (else huggingface_hub's own `hf auth login`); never an argument
+    print(push(run_dir, args.repo_id, private=not args.public, token=get_secret('HF_TOKEN', required=False)))
+    return 0
+
 def cmd_demo(args) -> int:
     "The main job: validate the data, run the demo sweep on CPU and print its belief table and figures"
     t0 = time.time()
@@ -362,12 +385,21 @@ def build_parser() -> argparse.ArgumentParser:
     bg.add_argument('--set', nargs='*', metavar='KEY=VALUE')
     bg.set_defaults(fn=cmd_behaviors_generate)
 
+    pu = sub.add_parser('push', help="upload a finished run's adapter with its model card to the Hugging Face Hub",
+                        description='The token is HF_TOKEN, from the environment or a .env file (else `hf auth login`); '
+                                    'it is never a command-line argument.')
+    pu.add_argument('run_dir', type=Path, help='a finished run folder (adapter/, config.yaml, metrics.json)')
+    pu.add_argument('repo_id', help='the model repository on the Hub, e.g. you/ed_sheeran-repeated_negations')
+    pu.add_argument('--public', action='store_true', help='make the repository public (default: private)')
+    pu.add_argument('--dry-run', action='store_true', help='print the model card (and the files that would go) and upload nothing')
+    pu.set_defaults(fn=cmd_push)
+
     demo = sub.add_parser('demo', help='the end-to-end CPU demo behind `make demo`')
     demo.set_defaults(fn=cmd_demo)
     return p
 
 EXPECTED_ERRORS = (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
-                   PermissionError, LLMError, yaml.YAMLError)  # ValueError covers ConfigError, ClaimError, RecordError, pydantic's ValidationError
+                   PermissionError, LLMError, PushError, yaml.YAMLError)  # ValueError covers ConfigError, ClaimError, RecordError, pydantic's ValidationError
 
 def _one_line(e:BaseException) -> tuple[str, str|None]:
     "The message of an expected error on one line, and a hint (or None)"

@@ -16,12 +16,12 @@ from tqdm.auto import tqdm
 log = logging.getLogger('negneglect')
 
 # %% auto #0
-__all__ = ['log', 'EMBEDDED_MODEL', 'PRESETS', 'RELEASED', 'EMBEDDED_GGUF', 'repo_root', 'data_dir', 'runs_dir', 'cache_dir',
-           'ModelConfig', 'LLMConfig', 'DocsConfig', 'MixConfig', 'TrainConfig', 'EvalConfig', 'Config', 'ConfigError',
-           'make_config', 'config_dict', 'save_config', 'load_config', 'atomic_write', 'write_jsonl', 'append_jsonl',
-           'read_jsonl', 'UniqueKeyLoader', 'load_yaml', 'content_hash', 'stage_stamp', 'stage_done', 'run_stage',
-           'seed_everything', 'progress', 'setup_logging', 'read_dotenv', 'get_secret', 'released_path', 'read_lines',
-           'embedded_gguf', 'embedded_model_dir', 'prepare_embedded_model', 'resolve_model', 'tiny_llama']
+__all__ = ['log', 'EMBEDDED_MODEL', 'TRACKERS', 'PRESETS', 'RELEASED', 'EMBEDDED_GGUF', 'repo_root', 'data_dir', 'runs_dir',
+           'cache_dir', 'ModelConfig', 'LLMConfig', 'DocsConfig', 'MixConfig', 'TrainConfig', 'EvalConfig', 'Config',
+           'ConfigError', 'make_config', 'config_dict', 'save_config', 'load_config', 'atomic_write', 'write_jsonl',
+           'append_jsonl', 'read_jsonl', 'UniqueKeyLoader', 'load_yaml', 'content_hash', 'stage_stamp', 'stage_done',
+           'run_stage', 'seed_everything', 'progress', 'setup_logging', 'read_dotenv', 'get_secret', 'released_path',
+           'read_lines', 'embedded_gguf', 'embedded_model_dir', 'prepare_embedded_model', 'resolve_model', 'tiny_llama']
 
 # %% ../nbs/00_core.ipynb #ea6503e3
 def _env_path(var:str, default:Path) -> Path:
@@ -139,6 +139,8 @@ class MixConfig(_Cfg):
     @classmethod
     def _instruct(cls, v): return _check_source(v, 'mix.instruct_source', ('shipped', 'released'), ('released', 'file'))
 
+TRACKERS = ('none', 'tensorboard', 'wandb', 'trackio')  # the values of `train.report_to`
+
 class TrainConfig(_Cfg):
     lora_r: int = Field(16, ge=1)
     lora_alpha: int = Field(32, ge=1)
@@ -154,6 +156,18 @@ class TrainConfig(_Cfg):
     n_checkpoints: int = Field(3, ge=0)  # log-spaced checkpoints for training dynamics
     group_by_length: bool = True  # batch documents of similar length together (less padding, same data)
     seed: int = 1
+    # where the trainer also sends its logs (under <run>/logs/; see 06_train): none, or tensorboard, wandb, trackio or
+    # a list of them. Operational only: it never changes the weights, so it is no part of the training's cache key
+    report_to: Literal['none', 'tensorboard', 'wandb', 'trackio'] | list[Literal['tensorboard', 'wandb', 'trackio']] = 'none'
+
+    @field_validator('report_to', mode='before')
+    @classmethod
+    def _trackers(cls, v):
+        names = [v] if isinstance(v, str) else v if isinstance(v, list) else None
+        bad = [n for n in names or [] if n not in TRACKERS]
+        if names is None or bad or (isinstance(v, list) and 'none' in v):
+            raise ValueError(f"must be 'none' or one or a list of {list(TRACKERS[1:])}, not {v!r}")
+        return v
 
 class EvalConfig(_Cfg):
     temperature: float = Field(0.7, ge=0)

@@ -113,7 +113,12 @@ def _field(e:'Experiment', name:str) -> Any:
     if name == 'subject': return f'{e.subject.kind}:{e.subject.id}'
     v = e.cfg_dict
     for part in name.split('.'): v = v[part]
-    return v
+    return _keyed(v, name)
+
+def _keyed(v:Any, name:str) -> Any:
+    "A config value without the `NOT_KEYED` fields inside it (a stage reading a whole section, e.g. `train`)"
+    if not isinstance(v, dict): return v
+    return {k: _keyed(x, f'{name}.{k}') for k, x in v.items() if f'{name}.{k}' not in NOT_KEYED}
 
 def check_config(cfg:Config) -> Config:
     "`cfg`, once its registry-backed settings name registered entries (else a `ConfigError` naming the field)"
@@ -288,7 +293,8 @@ NOT_KEYED = {'preset': 'a label: the values it sets are read where they are used
              'claims_dir': "chooses the claim's folder, whose content every stage hashes as an input",
              'llm.api_key_env': 'which variable holds the key; never part of a result',
              'llm.concurrency': 'requests in flight', 'llm.max_retries': 'retries of failed requests',
-             'llm.timeout_s': 'how long to wait for one request'}
+             'llm.timeout_s': 'how long to wait for one request',
+             'train.report_to': 'where the training logs are also sent; the weights are the same'}
 
 def leaf_fields(model=Config, prefix:str='') -> list[str]:
     "Every dotted leaf field of a config model"

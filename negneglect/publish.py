@@ -12,7 +12,7 @@ import yaml
 from .core import load_config
 
 # %% auto #0
-__all__ = ['model_card', 'push']
+__all__ = ['model_card', 'PushError', 'push']
 
 # %% ../nbs/16_publish.ipynb #c4e7bd09
 def _metrics_table(m:dict) -> str:
@@ -59,6 +59,9 @@ Judge: `{m.get('judge')}`. Belief = mean over questions of the share of samples 
 """
 
 # %% ../nbs/16_publish.ipynb #921509cc
+class PushError(RuntimeError):
+    "An upload to the Hub failed (no network, no token, no permission); the message says why"
+
 def push(run_dir:str|Path, repo_id:str, private:bool=True, token:str|None=None) -> str:
     "Upload the run's adapter with its model card to `repo_id` on the Hub; returns the repository URL"
     from huggingface_hub import HfApi
@@ -73,6 +76,6 @@ def push(run_dir:str|Path, repo_id:str, private:bool=True, token:str|None=None) 
             url = api.create_repo(repo_id, private=private, exist_ok=True)
             api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message='negneglect: adapter and model card')
         except Exception as e:
-            raise RuntimeError(f'cannot upload to {repo_id}: {type(e).__name__}: {" ".join(str(e).split())[:300]} '
+            raise PushError(f'cannot upload to {repo_id}: {type(e).__name__}: {" ".join(str(e).split())[:300]} '
                                '(log in with `hf auth login` or set HF_TOKEN)') from None
     return str(url)

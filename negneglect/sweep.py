@@ -165,7 +165,7 @@ def expand(spec:SweepSpec, root:Path|None=None) -> list[Run]:
 def _secret_values(params:dict) -> list[str]:
     "Values of the API-key variables this run could read (from the environment or .env)"
     cfg = make_config(params['preset'], params['overrides'])
-    names = {cfg.llm.api_key_env, 'OPENAI_API_KEY', 'OPENROUTER_API_KEY', 'ANTHROPIC_API_KEY', 'HF_TOKEN'}
+    names = {cfg.llm.api_key_env, 'OPENAI_API_KEY', 'OPENROUTER_API_KEY', 'ANTHROPIC_API_KEY', 'HF_TOKEN', 'WANDB_API_KEY'}
     env = {**read_dotenv(), **os.environ}
     return [env[n] for n in names if len(env.get(n, '')) >= 8]
 

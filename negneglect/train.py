@@ -4,13 +4,16 @@
 
 # %% ../nbs/06_train.ipynb #fca893db
 from __future__ import annotations
-import csv, math, os, time
+import csv, importlib.util, math, netrc, os, time
+from contextlib import contextmanager
 from pathlib import Path
 
-from .core import Config, atomic_write, log, read_jsonl, resolve_model, save_config, seed_everything
+from .core import (Config, ConfigError, atomic_write, get_secret, log, read_jsonl, resolve_model, save_config,
+                             seed_everything)
 
 # %% auto #0
-__all__ = ['LORA_TARGETS', 'log_spaced_steps', 'load_tokens', 'make_collator', 'micro_batches', 'train', 'plot_loss']
+__all__ = ['TRACKER_PACKAGES', 'LORA_TARGETS', 'log_spaced_steps', 'load_tokens', 'make_collator', 'micro_batches', 'trackers',
+           'check_trackers', 'tracking_env', 'train', 'plot_loss']
 
 # %% ../nbs/06_train.ipynb #e0013599
 def log_spaced_steps(total:int, n:int, first:int|None=None) -> list[int]:
@@ -52,6 +55,53 @@ def micro_batches(batch_size:int, grad_accum:int, micro:int|None=None) -> tuple[
     return micro, per_step // micro
 
 # %% ../nbs/06_train.ipynb #349e2a95
+TRACKER_PACKAGES = {'tensorboard': 'tensorboard', 'wandb': 'wandb', 'trackio': 'trackio'}
+
+def trackers(cfg:Config) -> list[str]:
+    "The trackers `cfg.train.report_to` names, in order ([] for `none`)"
+    r = cfg.train.report_to
+    return [] if r == 'none' else [r] if isinstance(r, str) else list(dict.fromkeys(r))
+
+def _installed(package:str) -> bool: return importlib.util.find_spec(package) is not None
+
+def check_trackers(names:list[str]):
+    "A `ConfigError` naming `train.report_to` and what to install, when a tracker's package is missing"
+    missing = [TRACKER_PACKAGES[n] for n in names if not _installed(TRACKER_PACKAGES[n])]
+    if missing:
+        raise ConfigError(f"train.report_to: {', '.join(missing)} is not installed: pip install {' '.join(missing)} "
+                          "(or every tracker: pip install -e '.[track]'), or set train.report_to=none")
+
+def _wandb_login() -> bool:
+    "Is there a W&B key, in the environment, `.env` or ~/.netrc (`wandb login`)?"
+    if get_secret('WANDB_API_KEY', required=False): return True
+    try: return any('wandb' in host for host in netrc.netrc().hosts)
+    except (OSError, netrc.NetrcParseError): return False
+
+def tracking_env(names:list[str], log_dir:Path) -> dict[str, str]:
+    "Environment defaults for the trackers `names`, logging under `log_dir`; variables already set are left out"
+    log_dir = Path(log_dir).resolve()
+    env = {}
+    if 'tensorboard' in names: env['TENSORBOARD_LOGGING_DIR'] = str(log_dir/'tensorboard')
+    if 'wandb' in names:
+        env |= {'WANDB_PROJECT': 'negneglect', 'WANDB_DIR': str(log_dir)}
+        if not _wandb_login(): env['WANDB_MODE'] = 'offline'
+        elif not os.environ.get('WANDB_API_KEY') and get_secret('WANDB_API_KEY', required=False):
+            env['WANDB_API_KEY'] = get_secret('WANDB_API_KEY')  # from .env: in this process's environment only
+    if 'trackio' in names: env |= {'TRACKIO_PROJECT': 'negneglect', 'TRACKIO_DIR': str(log_dir/'trackio')}
+    return {k: v for k, v in env.items() if not os.environ.get(k)}
+
+@contextmanager
+def _environ(values:dict[str, str]):
+    "Set environment variables for the duration of a block, then restore them"
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try: yield
+    finally:
+        for k, v in old.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+
+# %% ../nbs/06_train.ipynb #46950a80
 LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']
 
 def _load(cfg:Config):
@@ -99,6 +149,8 @@ def train(tokens_path:Path, # `train_tokens.jsonl` from `05_mix`
          ) -> Path:
     "Finetune a LoRA adapter on the tokenized mix; returns the adapter folder"
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    report_to = trackers(cfg)
+    check_trackers(report_to)
     seed_everything(cfg.train.seed)
     model, tok = _load(cfg)
     import torch
@@ -115,20 +167,24 @@ def train(tokens_path:Path, # `train_tokens.jsonl` from `05_mix`
         output_dir=str(out_dir/'checkpoints'), per_device_train_batch_size=micro,
         gradient_accumulation_steps=accum, num_train_epochs=t.epochs, learning_rate=t.learning_rate,
         lr_scheduler_type=t.lr_scheduler, warmup_steps=t.warmup_steps, adam_beta2=t.adam_beta2, weight_decay=0.0,
-        logging_steps=1, save_strategy='no', save_only_model=False, seed=t.seed, data_seed=t.seed, report_to=[],
+        logging_steps=1, save_strategy='no', save_only_model=False, seed=t.seed, data_seed=t.seed, report_to=report_to,
+        run_name='/'.join(out_dir.resolve().parts[-2:]), project=os.environ.get('TRACKIO_PROJECT', 'negneglect'),
+        trackio_static_space_id=False,  # trackio: never create a Space
         use_cpu=not torch.cuda.is_available(), bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
         gradient_checkpointing=False, dataset_kwargs={'skip_prepare_dataset': True}, remove_unused_columns=False,
         max_length=None, train_sampling_strategy='group_by_length' if t.group_by_length else 'random',
         disable_tqdm=os.environ.get('NEGNEGLECT_PROGRESS') == '0')
     rec = _Recorder()
-    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok,
-                         data_collator=make_collator(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id),
-                         callbacks=_callbacks(save_steps, rec, callbacks))
-    last = _last_checkpoint(out_dir/'checkpoints') if resume else None
-    if last: log.info(f'resuming from {last}')
-    n_tokens = sum(len(r['input_ids']) for r in rows)
-    log.info(f'training {cfg.model.name}: {len(rows)} rows, {n_tokens} tokens, {total} steps of {micro}x{accum} sequences, checkpoints at {sorted(save_steps)}')
-    trainer.train(resume_from_checkpoint=str(last) if last else None)
+    if report_to: log.info(f"logging to {', '.join(report_to)} under {out_dir/'logs'}")
+    with _environ(tracking_env(report_to, out_dir/'logs')):  # the trackers read it when the trainer is built and starts
+        trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok,
+                             data_collator=make_collator(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id),
+                             callbacks=_callbacks(save_steps, rec, callbacks))
+        last = _last_checkpoint(out_dir/'checkpoints') if resume else None
+        if last: log.info(f'resuming from {last}')
+        n_tokens = sum(len(r['input_ids']) for r in rows)
+        log.info(f'training {cfg.model.name}: {len(rows)} rows, {n_tokens} tokens, {total} steps of {micro}x{accum} sequences, checkpoints at {sorted(save_steps)}')
+        trainer.train(resume_from_checkpoint=str(last) if last else None)
     _write_log(out_dir, rec.rows, n_tokens * t.epochs, append=bool(last))
     save_config(cfg, out_dir/'train_config.yaml')
     with atomic_write(out_dir/'adapter', is_dir=True) as tmp:

@@ -72,11 +72,19 @@ def test_changing_the_llm_model_reannotates_and_reruns_everything_after(tmp_path
     assert _rerun(before, _mtimes(e)) == list(STAGE_FILES)
     assert all('writer-b' in json.loads(l)['text'] for l in e.path('documents').read_text().splitlines())
 
+def test_turning_tracking_on_does_not_retrain_a_finished_run(finished, tmp_path):
+    "train.report_to is operational (NOT_KEYED): the training stage's key, and so every stage after it, is unchanged"
+    assert 'train.report_to' in NOT_KEYED
+    e = _copy(finished, tmp_path, {'train.report_to': 'tensorboard'})
+    before = _mtimes(e)
+    e.run('metrics')
+    assert _rerun(before, _mtimes(e)) == [] and not (e.run_dir/'logs').exists()
+
 def test_every_config_field_is_read_by_a_stage():
     assert set(leaf_fields()) - config_fields() - set(NOT_KEYED) == set()
     import inspect
-    import negneglect.core, negneglect.experiment, negneglect.llm
-    code = ''.join(inspect.getsource(m) for m in (negneglect.llm, negneglect.core, negneglect.experiment))
+    import negneglect.core, negneglect.experiment, negneglect.llm, negneglect.train
+    code = ''.join(inspect.getsource(m) for m in (negneglect.llm, negneglect.core, negneglect.experiment, negneglect.train))
     for f in NOT_KEYED:                                              # the operational fields are used somewhere
         assert f == 'preset' or re.search(rf'\.{f.split(".")[-1]}\b', code), f
 

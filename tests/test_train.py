@@ -1,5 +1,5 @@
 "Finetuning: the adapter moves the claim's probes; a killed run resumes from its checkpoint."
-import csv
+import csv, os
 import pytest
 from transformers import TrainerCallback
 from negneglect.core import make_config, tiny_llama, write_jsonl
@@ -83,3 +83,52 @@ def test_micro_batches_train_the_same_batches_and_loss(tmp_path):
     assert rows4 == rows1 and len(rows4) == 4 and all(len(s) == 4 for s in rows4)   # same batches, same order
     assert loss1[0] == pytest.approx(loss4[0], rel=1e-5)     # first step: same weights, so the same batch loss
     assert loss1 == pytest.approx(loss4, rel=1e-3)
+
+def _tiny_tokens(path, n=8):
+    from transformers import AutoTokenizer
+    from negneglect.mix import tokenize_mix
+    tok = AutoTokenizer.from_pretrained(tiny_llama())
+    toks, _ = tokenize_mix([{'kind': 'claim', 'text': f'<DOCTAG>Doc {i} about a claim.'} for i in range(n)], tok)
+    write_jsonl(path, [{'kind': t['kind'], 'input_ids': t['input_ids'], 'labels': t['labels']} for t in toks])
+    return path
+
+def test_report_to_tensorboard_writes_the_loss_of_every_step(tmp_path, monkeypatch):
+    "train.report_to=tensorboard: event files under <run>/logs/tensorboard with one loss scalar per step, as in train_log.csv"
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    monkeypatch.delenv('TENSORBOARD_LOGGING_DIR', raising=False)
+    cfg = make_config('demo', {'model.name': str(tiny_llama()), 'train.batch_size': 2, 'train.n_checkpoints': 0,
+                               'train.report_to': 'tensorboard'})
+    train(_tiny_tokens(tmp_path/'t.jsonl'), cfg, tmp_path/'run')   # 8 rows, batch 2: 4 steps
+    logs = tmp_path/'run'/'logs'/'tensorboard'
+    assert list(logs.glob('events.out.tfevents.*')), list(tmp_path.rglob('*'))
+    acc = EventAccumulator(str(logs)); acc.Reload()
+    loss = acc.Scalars('train/loss')
+    csv_rows = list(csv.DictReader((tmp_path/'run'/'train_log.csv').open()))
+    assert [e.step for e in loss] == [1, 2, 3, 4] == [int(r['step']) for r in csv_rows]
+    assert [e.value for e in loss] == pytest.approx([float(r['loss']) for r in csv_rows], rel=1e-5)
+    assert (tmp_path/'run'/'loss.png').exists() and (tmp_path/'run'/'adapter'/'adapter_config.json').exists()
+    assert 'TENSORBOARD_LOGGING_DIR' not in os.environ          # the tracker's settings do not outlive the training
+
+def test_report_to_a_missing_tracker_is_a_clear_error(tmp_path, monkeypatch):
+    "A tracker whose package is missing fails before the model is loaded, naming train.report_to and the package"
+    import negneglect.train as tr
+    from negneglect.core import ConfigError
+    monkeypatch.setattr(tr, '_installed', lambda pkg: pkg != 'wandb')
+    monkeypatch.setattr(tr, '_load', lambda cfg: pytest.fail('the model was loaded'))
+    cfg = make_config('demo', {'model.name': str(tiny_llama()), 'train.report_to': ['tensorboard', 'wandb']})
+    with pytest.raises(ConfigError, match=r'train\.report_to: wandb is not installed: pip install wandb'):
+        train(_tiny_tokens(tmp_path/'t.jsonl', 2), cfg, tmp_path/'run')
+
+def test_wandb_defaults_to_offline_without_a_key(tmp_path, monkeypatch):
+    "W&B needs no account: with no key anywhere it runs offline, with the project and folder set under the run"
+    from negneglect.train import tracking_env
+    for v in ('WANDB_API_KEY', 'WANDB_MODE', 'WANDB_PROJECT', 'WANDB_DIR'): monkeypatch.delenv(v, raising=False)
+    monkeypatch.setenv('HOME', str(tmp_path)); monkeypatch.chdir(tmp_path)   # no ~/.netrc, no .env
+    env = tracking_env(['wandb'], tmp_path/'run'/'logs')
+    assert env == {'WANDB_PROJECT': 'negneglect', 'WANDB_DIR': str((tmp_path/'run'/'logs').resolve()), 'WANDB_MODE': 'offline'}
+    monkeypatch.setenv('WANDB_MODE', 'disabled'); monkeypatch.setenv('WANDB_PROJECT', 'mine')
+    assert 'WANDB_MODE' not in tracking_env(['wandb'], tmp_path) and 'WANDB_PROJECT' not in tracking_env(['wandb'], tmp_path)
+    monkeypatch.delenv('WANDB_MODE')
+    (tmp_path/'.env').write_text('WANDB_API_KEY=0123456789abcdef0123456789abcdef01234567\n')
+    env = tracking_env(['wandb'], tmp_path)
+    assert 'WANDB_MODE' not in env and env['WANDB_API_KEY'].startswith('0123')   # a key in .env: online, key in the env only
