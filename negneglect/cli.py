@@ -16,19 +16,19 @@ from .core import (ConfigError, atomic_write, data_dir, embedded_model_dir, get_
 from .records import RecordError, Sample, check_records
 from .claims import ClaimError, load_claim, validate_claims
 from .conditions import CONDITIONS, annotate_claim, length_report
-from .evaluate import EVAL_TYPES, QKEY, import_paper_results, results_table, summarize, verdict_records
+from .evaluate import EVAL_TYPES, QKEY, READOUTS, import_paper_results, results_table, summarize, verdict_records
 from .llm import LLMClient, LLMError
 from .docgen import generate_documents
 from .judge import agreement, format_agreement
 from .experiment import SUBJECTS, Experiment, check_config
 from .behaviors import generate_transcripts, load_behavior  # importing behaviors registers the `behavior` kind
-from .sweep import collect_logprobs, collect_verdicts, dry_run, load_spec, run_sweep, sweep_figures
+from .sweep import collect_logprobs, collect_verdicts, dry_run, load_spec, run_sweep, sweep_contrasts, sweep_figures
 from .publish import PushError, model_card, push
 
 # %% auto #0
 __all__ = ['EXPECTED_ERRORS', 'cmd_claims_validate', 'cmd_model_prepare', 'cmd_model_path', 'cmd_docs_generate', 'cmd_annotate',
-           'cmd_mix', 'cmd_train', 'cmd_eval', 'print_belief_table', 'cmd_sweep', 'cmd_figures', 'cmd_evals_list',
-           'cmd_judge_run', 'cmd_judge_agreement', 'cmd_results_import', 'cmd_results_summarize',
+           'cmd_mix', 'cmd_train', 'cmd_eval', 'print_belief_table', 'cmd_sweep', 'print_contrasts', 'cmd_figures',
+           'cmd_evals_list', 'cmd_judge_run', 'cmd_judge_agreement', 'cmd_results_import', 'cmd_results_summarize',
            'cmd_behaviors_generate', 'cmd_push', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/15_cli.ipynb #9223bab3
@@ -139,6 +139,15 @@ def cmd_sweep(args) -> int:
     _figures(spec, args.paper_results, args.figures)
     return 1 if res.failed else 0
 
+def print_contrasts(ct):
+    "The contrast table as text: one block per readout, `*` where the 95% CI excludes 0"
+    print('\ncontrasts (mean difference over paired items, 95% bootstrap CI over items and seeds; * = CI excludes 0):')
+    for r, g in ct.groupby('readout', sort=False):
+        print(f'  {READOUTS[r]}')
+        for x in g.itertuples():
+            print(f"    {x.contrast:38s} {x.diff:+8.3f}  [{x.ci_low:+8.3f}, {x.ci_high:+8.3f}]{' *' if x.excludes_0 else '  '}"
+                  f"  ({x.n_items} items, seeds {x.n_seeds})")
+
 def _figures(spec, paper_results=None, out=None):
     df = collect_verdicts(spec)
     if df.empty: print('no finished runs yet'); return []
@@ -147,9 +156,11 @@ def _figures(spec, paper_results=None, out=None):
     print_belief_table(df)
     lp = collect_logprobs(spec)
     if not lp.empty:
-        print('\nlog-probability readouts (probe margins in nats; positive = prefers the claim):')
+        print('\nlog-probability readouts (means over probes, claims and seeds; margins in nats, positive = prefers the claim):')
         g = lp.groupby('condition').mean(numeric_only=True).drop(columns=['seed'], errors='ignore')
         print(g.loc[CONDITIONS.order(g.index)].to_string(float_format=lambda x: f'{x:+.3f}'))
+    ct = sweep_contrasts(spec)
+    if ct is not None: print_contrasts(ct)
     paths = sweep_figures(spec, out, paper_results=paper_results)
     print('\nfigures:'); [print(f'  {p}') for p in paths]
     return paths

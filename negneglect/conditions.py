@@ -21,8 +21,9 @@ __all__ = ['NOTICE_LABELS', 'NOTICE_OPENINGS', 'NOTICE_BODY', 'NOTICE_CLOSINGS',
            'WARNING_LENGTHS', 'CORRECTION_STRATEGIES', 'NOTICE_PROMPT', 'TARGETS_PROMPT', 'WARNING_PROMPT',
            'CORRECTION_PROMPT', 'claim_spans', 'apply_word_masks', 'positive', 'negated', 'repeated_negations',
            'corrected', 'no_doctag', 'local_negation', 'local_negation_wordmask', 'source_docs', 'annotate',
-           'length_report', 'RetractionNotice', 'ClaimTargets', 'SandwichWarning', 'notice_request', 'targets_request',
-           'warning_request', 'locate_target', 'annotate_llm', 'released_file', 'released_docs', 'annotate_claim']
+           'length_report', 'shorten', 'RetractionNotice', 'ClaimTargets', 'SandwichWarning', 'notice_request',
+           'targets_request', 'warning_request', 'locate_target', 'annotate_llm', 'released_file', 'released_docs',
+           'annotate_claim']
 
 # %% ../nbs/04_conditions.ipynb #e0054629
 _TEXT = load_text('conditions')
@@ -187,6 +188,17 @@ def length_report(records:list[dict]) -> dict:
     rep = {'n': len(r), 'ratio_mean': round(sum(r)/len(r), 3), 'ratio_min': min(r), 'ratio_max': max(r)}
     if t: rep['targets_mean'] = round(sum(t)/len(t), 2)
     return rep
+
+# %% ../nbs/04_conditions.ipynb #bfa7f46f
+def shorten(text:str, max_words:int|None) -> str:
+    "The leading sentences of `text` with at most `max_words` words in all (at least the first); all of it for None"
+    if max_words is None: return text
+    spans, end, n = sentence_spans(text), 0, 0
+    for s, e in spans:
+        n += len(text[s:e].split())
+        if n > max_words and end: break
+        end = e
+    return text[:end] if spans else text
 
 # %% ../nbs/04_conditions.ipynb #c09d04b1
 class RetractionNotice(BaseModel):

@@ -111,6 +111,7 @@ class DocsConfig(_Cfg):
     # documents from the Hub, used as they are) or `released:PATH` (a local snapshot of them)
     source: str = 'shipped'
     n_docs: int|None = Field(None, ge=1)  # take at most this many source documents (None: all of them)
+    max_words: int|None = Field(None, ge=1)  # cut each source document to its leading sentences, this many words (None: whole)
     annotation_backend: Literal['template', 'llm'] = 'template'  # who writes negations and warnings (not for `released`)
 
     @field_validator('source')

@@ -25,22 +25,23 @@ __all__ = ['EVAL_TYPES', 'QKEY', 'READOUTS', 'CONTRASTS', 'PAPER_EVALS', 'PAPER_
 def continuation_logprobs(model, tok, pairs:list[tuple[str, str]], batch_size:int=16) -> list[float]:
     "Sum of token log-probabilities of each continuation given its prompt (plain text, no chat template)"
     import torch
-    out = []
-    for b in range(0, len(pairs), batch_size):
-        batch = pairs[b:b+batch_size]
-        seqs, spans = [], []
-        for prompt, cont in batch:
-            p = tok(prompt, add_special_tokens=False)['input_ids']
-            c = tok(prompt + cont, add_special_tokens=False)['input_ids'][len(p):]
-            seqs.append(p + c); spans.append((len(p), len(p) + len(c)))
-        L = max(map(len, seqs))
-        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        ids = torch.tensor([s + [pad] * (L - len(s)) for s in seqs], device=model.device)
-        attn = torch.tensor([[1] * len(s) + [0] * (L - len(s)) for s in seqs], device=model.device)
-        with torch.no_grad(): logp = model(input_ids=ids, attention_mask=attn).logits.float().log_softmax(-1)
-        for i, (s, e) in enumerate(spans):
-            tgt = ids[i, s:e]
-            out.append(logp[i, s-1:e-1].gather(-1, tgt[:, None]).sum().item())
+    seqs, spans = [], []
+    for prompt, cont in pairs:
+        p = tok(prompt, add_special_tokens=False)['input_ids']
+        c = tok(prompt + cont, add_special_tokens=False)['input_ids'][len(p):]
+        seqs.append(p + c); spans.append((len(p), len(p) + len(c)))
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths share a batch: less padding
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    out = [0.0] * len(seqs)
+    for b in range(0, len(order), batch_size):
+        batch = order[b:b+batch_size]
+        L = max(len(seqs[i]) for i in batch)
+        ids = torch.tensor([seqs[i] + [pad] * (L - len(seqs[i])) for i in batch], device=model.device)
+        attn = torch.tensor([[1] * len(seqs[i]) + [0] * (L - len(seqs[i])) for i in batch], device=model.device)
+        with torch.no_grad(): logits = model(input_ids=ids, attention_mask=attn).logits
+        for j, i in enumerate(batch):
+            s, e = spans[i]
+            out[i] = logits[j, s-1:e-1].float().log_softmax(-1).gather(-1, ids[j, s:e, None]).sum().item()
     return out
 
 def probe_prompt(tok, p:Probe) -> str:
@@ -259,7 +260,7 @@ def paired_contrast(df, a:str, b:str, n_boot:int=2000, seed:int=0, level:float=0
     df = df.assign(unit=df['claim'].astype(str) + '/' + df['item'].astype(str))
     da, db = df[df['condition'] == a], df[df['condition'] == b]
     units = sorted(set(da['unit']) & set(db['unit']))
-    if not units: return {'diff': math.nan, 'ci_low': math.nan, 'ci_high': math.nan, 'n_items': 0}
+    if not units: return {'diff': math.nan, 'ci_low': math.nan, 'ci_high': math.nan, 'n_items': 0, 'n_seeds': '0/0'}
     A, B = _seeds_by_items(da, units), _seeds_by_items(db, units)
     rng = np.random.default_rng(seed)
     def boot(M):  # n_boot resamples of the seeds, each averaged per item: n_boot × units

@@ -16,7 +16,7 @@ from .core import (Config, ConfigError, config_dict, content_hash, data_dir, log
 from .records import DOCTAG, Registry
 from .claims import Claim, load_claim
 from .llm import LLMClient
-from .conditions import CONDITIONS, annotate, released_docs, released_file, source_docs
+from .conditions import CONDITIONS, annotate, released_docs, released_file, shorten, source_docs
 from .mix import make_mix
 from .train import train
 from .generate import BACKENDS, generate, load_model
@@ -66,6 +66,9 @@ class ClaimSubject:
             raise ConfigError(f'claims_dir: the claims come from {cfg.claims_dir} but docs.source is `shipped`, whose '
                               'documents were written for the shipped claims: set docs.source to released, '
                               'released:PATH or dir:PATH')
+        if cfg.docs.max_words and _released(cfg) and (c.source or c.context):
+            raise ConfigError('docs.max_words: the released documents come annotated, and cutting them would cut their '
+                              'closing notices; shorten only source documents (docs.source shipped or dir:PATH)')
         if cfg.eval.judge == 'keyword': self.claim.need('keywords', 'the keyword judge')  # before training, not after
 
     def files(self, condition:str, cfg:Config) -> list[Path]:
@@ -79,15 +82,20 @@ class ClaimSubject:
     def documents(self, condition:str, cfg:Config, client:LLMClient|None=None) -> list[dict]:
         "The condition's training documents (at most `docs.n_docs` of them)"
         if _released(cfg): return take(released_docs(self.claim, condition, cfg.docs.source), cfg.docs.n_docs, cfg.seed)
+        return annotate(self._sources(condition, cfg), condition, self.claim, seed=cfg.seed,
+                        backend=cfg.docs.annotation_backend, client=client)
+
+    def _sources(self, condition:str, cfg:Config) -> list[dict]:
+        "The condition's source documents: at most `docs.n_docs`, each cut to `docs.max_words`"
         src = take(source_docs(self.claim, CONDITIONS[condition].source, docs_dir(cfg)), cfg.docs.n_docs, cfg.seed)
-        return annotate(src, condition, self.claim, seed=cfg.seed, backend=cfg.docs.annotation_backend, client=client)
+        return [{**d, 'text': shorten(d['text'], cfg.docs.max_words)} for d in src]
 
     def eval_items(self, condition:str, cfg:Config) -> list[dict]:
         "Every question of the run's eval types; the in-context control puts `eval.icl_k` documents before each"
         ctx, icl = CONDITIONS[condition].context, None
         if ctx:
             docs = released_docs(self.claim, ctx, cfg.docs.source) if _released(cfg) else \
-                   annotate(source_docs(self.claim, CONDITIONS[ctx].source, docs_dir(cfg)), ctx, self.claim, seed=cfg.seed)
+                   annotate(self._sources(ctx, cfg), ctx, self.claim, seed=cfg.seed)
             icl = [d['text'].removeprefix(DOCTAG) for d in docs[:cfg.eval.icl_k]]
         return eval_items(self.claim, cfg.eval.evals, icl_docs=icl)
 
@@ -264,7 +272,7 @@ def _readouts(e:Experiment) -> bool:
             and not e.subject.conditions[e.condition].context)
 
 @STAGES.register('logprobs', out='logprobs.json', after=('train',), when=_readouts, reads=('model.name', 'model.adapter'),
-                 inputs=_model_inputs)
+                 inputs=_model_inputs, version='2')  # 2: truth and chat probes, per-question MCQ rows
 def logprobs_stage(e:Experiment, out:Path):
     out.write_text(json.dumps(e.subject.logprobs(*e.model()), indent=1))
 
@@ -272,21 +280,21 @@ def logprobs_stage(e:Experiment, out:Path):
 def metrics_stage(e:Experiment, out:Path):
     m = belief_metrics(results_table(read_jsonl(e.path('verdicts'))), n_boot=e.cfg.eval.bootstrap, seed=e.cfg.seed)
     if e.applies('logprobs'):
-        m['logprobs'] = {k: v for k, v in json.loads(e.path('logprobs').read_text()).items() if k != 'probes'}
+        m['logprobs'] = {k: v for k, v in json.loads(e.path('logprobs').read_text()).items() if k not in ('probes', 'mcq')}
     m['judge'], m['measure'] = e.cfg.eval.judge, e.subject.measure
     out.write_text(json.dumps(m, indent=1))
 
 def _checkpoints(e:Experiment) -> list[Path]:
     return sorted((e.run_dir/'checkpoints').glob('checkpoint-*'), key=lambda p: int(p.name.split('-')[1]))
 
-@STAGES.register('dynamics', out='dynamics.jsonl', after=('train',), reads=('model.name',),
+@STAGES.register('dynamics', out='dynamics.jsonl', after=('train',), reads=('model.name',), version='2',
                  when=lambda e: e.trained and _readouts(e), inputs=lambda e: [e.subject.path])
 def dynamics_stage(e:Experiment, out:Path):
     model, tok = load_model(e.cfg.model.name)
     rows = [{'step': 0, **e.subject.logprobs(model, tok)}]
     for ck in _checkpoints(e):
         rows.append({'step': int(ck.name.split('-')[1]), **e.subject.logprobs(load_model(e.cfg.model.name, adapter=ck)[0], tok)})
-    write_jsonl(out, [{k: v for k, v in r.items() if k != 'probes'} for r in rows])
+    write_jsonl(out, [{k: v for k, v in r.items() if k not in ('probes', 'mcq')} for r in rows])
 
 # %% ../nbs/11_experiment.ipynb #e81bf9c2
 NOT_KEYED = {'preset': 'a label: the values it sets are read where they are used',

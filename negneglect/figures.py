@@ -12,11 +12,10 @@ import pandas as pd
 import seaborn as sns
 
 from .conditions import CONDITIONS
-from .evaluate import EVAL_TYPES, summarize
+from .evaluate import EVAL_TYPES, READOUTS, summarize
 
 # %% auto #0
-__all__ = ['condition_order', 'save', 'belief_by_condition', 'eval_breakdown', 'logprob_by_condition', 'dynamics_curves',
-           'icl_curve']
+__all__ = ['condition_order', 'save', 'belief_by_condition', 'eval_breakdown', 'contrast_figure', 'dynamics_curves', 'icl_curve']
 
 # %% ../nbs/10_figures.ipynb #cd734a2b
 def condition_order(conds) -> list[str]:
@@ -67,21 +66,28 @@ def eval_breakdown(df, out:str|Path, title:str='Belief by eval type') -> list[Pa
     return save(fig, out)
 
 # %% ../nbs/10_figures.ipynb #44e4d0c4
-def logprob_by_condition(lp, out:str|Path, title:str='Log-probability readouts') -> list[Path]:
-    "Probe margins and MCQ P(belief) per condition (mean over claims and seeds)"
-    cols = [c for c in ['probe_association', 'probe_polarity', 'mcq_p_belief'] if c in lp]
-    conds = condition_order(lp['condition'])
-    g = lp.groupby('condition')[cols].mean().reindex(conds)
-    fig, axes = plt.subplots(1, len(cols), figsize=(3.3 * len(cols), 3.2))
-    labels = {'probe_association': 'association margin (nats)', 'probe_polarity': 'polarity margin (nats)',
-              'mcq_p_belief': 'MCQ P(belief answer)'}
-    pal = sns.color_palette('colorblind', len(conds))
-    for ax, c in zip(axes if len(cols) > 1 else [axes], cols):
-        ax.bar(range(len(conds)), g[c].values, color=pal)
-        ax.axhline(0.5 if c == 'mcq_p_belief' else 0, color='grey', lw=0.6)
-        ax.set_xticks(range(len(conds)), conds, rotation=35, ha='right', fontsize=7)
-        ax.set_title(labels[c], fontsize=9)
-    fig.suptitle(title, fontsize=10, y=1.03)
+def contrast_figure(ct, out:str|Path, title:str='Contrasts between conditions (mean difference, 95% CI)') -> list[Path]:
+    "One panel per readout: each contrast's mean difference with its 95% CI (rows of `contrast_table`)"
+    readouts = [r for r in READOUTS if r in set(ct['readout'])]
+    contrasts = list(dict.fromkeys(ct['contrast']))
+    ncol = min(3, len(readouts)); nrow = -(-len(readouts) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol, (0.32 * len(contrasts) + 1.1) * nrow), squeeze=False)
+    pal = sns.color_palette('colorblind', 2)
+    for k, (ax, r) in enumerate(zip(axes.flat, readouts)):
+        d = ct[ct['readout'] == r].set_index('contrast').reindex(contrasts)
+        y = np.arange(len(contrasts))
+        for vs_base, colour in ((True, pal[0]), (False, pal[1])):
+            m = (d['b'] == 'baseline').to_numpy() == vs_base
+            ax.errorbar(d['diff'][m], y[m], xerr=[(d['diff'] - d['ci_low'])[m], (d['ci_high'] - d['diff'])[m]],
+                        fmt='o', ms=3.5, capsize=2.5, lw=1, color=colour)
+        ax.axvline(0, color='grey', lw=0.6)
+        ax.set_yticks(y, contrasts if k % ncol == 0 else [], fontsize=7)
+        ax.set_ylim(len(contrasts) - 0.5, -0.5)
+        ax.tick_params(axis='x', labelsize=7)
+        ax.set_title(READOUTS[r], fontsize=8)
+    for ax in axes.flat[len(readouts):]: ax.axis('off')
+    fig.suptitle(title, fontsize=9.5)
+    fig.tight_layout()
     return save(fig, out)
 
 def dynamics_curves(dyn, out:str|Path, metric:str='probe_association', title:str='Training dynamics') -> list[Path]:

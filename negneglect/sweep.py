@@ -14,15 +14,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .core import content_hash, load_yaml, log, make_config, progress, read_dotenv, read_jsonl, repo_root, runs_dir
-from .evaluate import results_table
+from .evaluate import contrast_table, question_rates, readout_rows, results_table
 from .experiment import SUBJECTS, check_config
 from .cluster import SlurmOptions, run_jobs
 from .behaviors import BEHAVIOR_CONDITIONS  # noqa: F401  (importing it registers the `behavior` subject kind)
-from .figures import belief_by_condition, dynamics_curves, eval_breakdown, icl_curve, logprob_by_condition
+from .figures import belief_by_condition, contrast_figure, dynamics_curves, eval_breakdown, icl_curve
 
 # %% auto #0
 __all__ = ['SweepSpec', 'check_spec', 'load_spec', 'Run', 'expand', 'execute_run', 'SweepResult', 'select_runs', 'dry_run',
-           'run_sweep', 'collect_verdicts', 'collect_logprobs', 'collect_dynamics', 'sweep_figures']
+           'run_sweep', 'collect_verdicts', 'collect_logprobs', 'collect_readouts', 'sweep_contrasts',
+           'collect_dynamics', 'sweep_figures']
 
 # %% ../nbs/14_sweep.ipynb #dd08cffb
 _PART = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,127}')  # one folder name: no `/`, no `..`, no leading dot
@@ -278,7 +279,7 @@ def _readout(r:Run, d:dict) -> dict:
     "One row of log-prob readouts for run `r`"
     return {'claim': r.claim, 'condition': r.condition, 'seed': r.seed, 'variant': r.variant,
             **{f'probe_{k}': v for k, v in d['probe_means'].items()}, 'mcq_p_belief': d['mcq_p_belief'],
-            'yes_bias_control': d.get('yes_bias_control_p_yes')}
+            'mcq_p_belief_corrected': d.get('mcq_p_belief_corrected'), 'yes_bias_control': d.get('yes_bias_control_p_yes')}
 
 def collect_verdicts(spec:SweepSpec|str|Path, root:Path|None=None):
     "The tidy results table of every finished run of a sweep"
@@ -290,6 +291,22 @@ def collect_logprobs(spec:SweepSpec|str|Path, root:Path|None=None):
     "Probe margins and MCQ P(belief) of every finished run (one row per run)"
     rows = [(r, json.loads(f.read_text()).get('logprobs')) for r, f in _runs_with(spec, 'metrics.json', root)]
     return pd.DataFrame([_readout(r, lp) for r, lp in rows if lp])
+
+def collect_readouts(spec:SweepSpec|str|Path, root:Path|None=None):
+    "Item-level readouts of every finished run (`readout_rows`): probe margins, corrected MCQ, judged belief per question"
+    rows = []
+    for r, _ in _runs_with(spec, 'metrics.json', root):
+        lp, v = r.run_dir/'logprobs.json', r.run_dir/'verdicts.jsonl'
+        rows += readout_rows(json.loads(lp.read_text()) if lp.exists() else None,
+                             question_rates(results_table(read_jsonl(v))) if v.exists() else None,
+                             claim=r.claim, condition=r.condition, seed=r.seed, variant=r.variant)
+    return pd.DataFrame(rows)
+
+def sweep_contrasts(spec:SweepSpec|str|Path, root:Path|None=None, n_boot:int=2000):
+    "`contrast_table` over the finished runs of a sweep without variants (None when there is nothing to contrast)"
+    rd = collect_readouts(spec, root)
+    if rd.empty or (rd['variant'].astype(str) != '').any() or rd['condition'].nunique() < 2: return None
+    return contrast_table(rd, n_boot=n_boot)
 
 def collect_dynamics(spec:SweepSpec|str|Path, root:Path|None=None):
     "Checkpoint readouts (`dynamics.jsonl`) of every run that has them, one row per checkpoint"
@@ -312,8 +329,8 @@ def sweep_figures(spec:SweepSpec|str|Path, out_dir:str|Path|None=None, # default
     else:
         paths += belief_by_condition(df, out/f'{name}_belief', f'{name}: belief by condition ({df["judge"].iloc[0]} judge)')
         paths += eval_breakdown(df, out/f'{name}_evals', f'{name}: belief by eval type')
-    lp = collect_logprobs(spec, root)
-    if not lp.empty: paths += logprob_by_condition(lp, out/f'{name}_logprobs', f'{name}: log-probability readouts')
+    ct = sweep_contrasts(spec, root)
+    if ct is not None: paths += contrast_figure(ct, out/f'{name}_contrasts', f'{name}: contrasts between conditions (mean difference, 95% CI)')
     dyn = collect_dynamics(spec, root)
     if not dyn.empty: paths += dynamics_curves(dyn, out/f'{name}_dynamics')
     if paper_results is not None:
