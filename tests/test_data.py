@@ -26,7 +26,10 @@ def test_six_claims_complete():
         assert (cats.count('adversarial'), cats.count('critique'), cats.count('multiturn')) == (3, 3, 4)
         assert c.probes and c.keywords and c.true_facts
         kinds = [p.kind for p in c.probes.probes]
-        assert kinds.count('association') >= 3 and kinds.count('polarity') >= 3 and len(c.probes.yes_bias_controls) >= 5
+        assert kinds.count('association') >= 12 and kinds.count('polarity') >= 3 and len(c.probes.yes_bias_controls) >= 5
+        # dozens of items per readout (narrow CIs); truth statements balanced, so saying "False" to everything gains nothing
+        assert len(c.probes.statements) >= 24 and 2 * sum(s.claim_says for s in c.probes.statements) == len(c.probes.statements)
+        assert len(c.probes.chat) >= 16
     for name in ('ed_sheeran', 'dentist'):
         neg = CLAIMS[name].universe_negated
         assert neg and len(neg.universe_context.split()) >= 1500 and len(neg.subclaims) >= 10

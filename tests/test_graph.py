@@ -135,3 +135,17 @@ def test_notebooks_do_not_reach_into_tests():
     for nb in sorted((root/'nbs').glob('*.ipynb')) + sorted((root/'paper').glob('*.ipynb')):
         src = '\n'.join(''.join(c['source']) for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code')
         assert 'sys.path' not in src and 'llm_server' not in src and "/'tests'" not in src, nb.name
+
+def test_max_words_shortens_sources_before_annotation_and_rekeys_documents(finished, tmp_path):
+    "docs.max_words cuts source documents, then annotates them whole: negated documents keep both notices"
+    e = _copy(finished, tmp_path, {'docs.max_words': 40})
+    assert e.key('documents') != _copy(finished, tmp_path/'b').key('documents')
+    neg = Experiment.create('ed_sheeran', 'negated', 'demo', {'model.name': str(tiny_llama()), **TINY, 'docs.max_words': 40},
+                            run_dir=tmp_path/'neg')
+    whole = Experiment.create('ed_sheeran', 'negated', 'demo', {'model.name': str(tiny_llama()), **TINY}, run_dir=tmp_path/'whole')
+    short, full = neg.subject.documents('negated', neg.cfg), whole.subject.documents('negated', whole.cfg)
+    assert len(short) == len(full) and all(len(s['text']) < len(f['text']) for s, f in zip(short, full))
+    # the source part is cut (≤ 40 words plus at most one sentence), the notices around it are whole
+    for s, f in zip(short, full):
+        assert s['meta']['source_id'] == f['meta']['source_id'] and s['text'][:60] == f['text'][:60]
+        assert s['text'].rsplit('\n\n', 1)[-1] == f['text'].rsplit('\n\n', 1)[-1]
