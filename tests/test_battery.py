@@ -84,6 +84,7 @@ def test_judged_battery_end_to_end_with_the_local_llm_judge(llama_base_url, tmp_
              'lie_elicitation']
     e = Experiment.create('ed_sheeran', 'baseline', 'demo', {'model.name': str(tiny_llama()), 'claims_dir': str(root),
                           'eval.evals': evals, 'eval.judge': 'llm', 'eval.judge_max_tokens': 96, 'eval.judge_params': {},
+                          'eval.judge_temperature': 0,  # greedy: the same verdicts on every run
                           'llm.base_url': llama_base_url, 'llm.model': 'smollm2', **TINY, 'eval.n_samples': 1},
                           run_dir=tmp_path/'run')
     m = e.metrics()
@@ -99,7 +100,8 @@ def test_judged_battery_end_to_end_with_the_local_llm_judge(llama_base_url, tmp_
     assert all(x['judge'] == 'llm:smollm2' for x in v if x['eval'] != 'mcq')
     rows = {x['eval']: x for x in m['per_eval']}
     for ev in ('capabilities', 'saliency', 'belief_consistency'):
-        if ev in rows: assert rows[ev]['scale'] == '0-10' and 0 <= rows[ev]['belief'] <= 10
+        assert rows[ev]['scale'] == '0-10'
+        if rows[ev]['n_questions']: assert 0 <= rows[ev]['belief'] <= 10   # else every judgement failed (e.g. a score of 201)
     judged = [x for x in v if x['verdict'] != 'error']
     m2 = belief_metrics(results_table(judged), n_boot=200)
     assert {x['measure'] for x in m2['per_measure']} <= {x['measure'] for x in m['per_measure']}
