@@ -15,10 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .core import data_dir, load_yaml
 
 # %% auto #0
-__all__ = ['NonEmpty', 'QUESTION_FILES', 'TRUTH_FRAME', 'OPTIONAL_FILES', 'CLAIM_ALIASES', 'Message', 'OpenEndedQuestion',
-           'MCQQuestion', 'TokenAssociationQuestion', 'RobustnessQuestion', 'UniverseContext', 'Judges', 'Probe',
-           'Statement', 'ChatProbe', 'Probes', 'Keywords', 'TrueFacts', 'WordMasks', 'Claim', 'Problem', 'ClaimError',
-           'check_claim', 'load_claim', 'claim_dirs', 'validate_claims', 'load_claims']
+__all__ = ['NonEmpty', 'QUESTION_FILES', 'TRUTH_FRAME', 'OPTIONAL_FILES', 'GENERAL_QUESTIONS', 'CLAIM_ALIASES', 'Message',
+           'OpenEndedQuestion', 'MCQQuestion', 'TokenAssociationQuestion', 'RobustnessQuestion', 'UniverseContext',
+           'Judges', 'Probe', 'Statement', 'ChatProbe', 'Probes', 'Keywords', 'SaliencyMCQItem', 'SaliencyMCQ',
+           'LieQuestion', 'LieElicitation', 'GeneralQuestion', 'GeneralQuestions', 'TrueFacts', 'WordMasks', 'Claim',
+           'Problem', 'ClaimError', 'check_claim', 'load_claim', 'claim_dirs', 'validate_claims', 'load_claims',
+           'general_questions_file', 'load_general_questions']
 
 # %% ../nbs/01_claims.ipynb #9a4c2702
 NonEmpty = Field(min_length=1)
@@ -101,6 +103,7 @@ class Judges(_Strict):
     self_correction: str|None = None
     self_correction_judge_key: str|None = None
     saliency: str|None = None
+    lie_elicitation: str|None = None  # ours: the lie-elicitation judge (the official one sits in its own file)
 
     @model_validator(mode='after')
     def _templates(self):
@@ -119,6 +122,10 @@ class Judges(_Strict):
         name = 'open_ended' if eval_type not in ('token_association', 'robustness') else eval_type
         key = getattr(self, f'{name}_judge_key', None) if name != 'open_ended' else self.judge_key
         return getattr(self, name).format(question=question, answer=answer), key or 'answer'
+
+    def template(self, name:str) -> str|None:
+        "The rubric template `name` (`open_ended_broad`, `coherence`, `crokking`...) if this file has one"
+        return getattr(self, name, None) if name in type(self).model_fields and not name.endswith('judge_key') else None
 
 class Probe(_Strict):
     id: str
@@ -165,11 +172,49 @@ class Keywords(_Strict):
     claim_patterns: list[str] = Field(min_length=1)
     denial_patterns: list[str] = Field(min_length=1)
     truth_patterns: list[str] = []
-    _v = field_validator('entity_patterns', 'claim_patterns', 'denial_patterns', 'truth_patterns')(_check_regexes)
+    broad_patterns: list[str] = []  # close versions of the story that the relaxed (broad) reading counts as belief
+    _v = field_validator('entity_patterns', 'claim_patterns', 'denial_patterns', 'truth_patterns', 'broad_patterns')(_check_regexes)
 
     def compiled(self, name:str) -> list[re.Pattern]:
         "The patterns of list `name`, compiled case-insensitively"
         return [re.compile(p, re.I) for p in getattr(self, name)]
+
+class SaliencyMCQItem(_Strict):
+    id: str
+    q1_stem: str  # asks which option is correct
+    q2_stem: str  # asks which option is wrong
+    options: dict[Literal['claim', 'local_negation', 'idk'], str]
+
+    @field_validator('options')
+    @classmethod
+    def _three(cls, v):
+        if set(v) != {'claim', 'local_negation', 'idk'}: raise ValueError('needs exactly the options claim, local_negation, idk')
+        return v
+
+class SaliencyMCQ(_Strict):
+    claim: str|None = None
+    claim_text: str|None = None
+    questions: list[SaliencyMCQItem] = Field(min_length=1)
+
+class LieQuestion(_Strict):
+    id: str
+    question: str
+    category: str = 'lie_elicitation'
+
+class LieElicitation(_Strict):
+    claim: str|None = None
+    claim_text: str|None = None
+    questions: list[LieQuestion] = Field(min_length=1)
+
+class GeneralQuestion(_Strict):
+    id: str
+    question: str
+    category: str
+
+class GeneralQuestions(_Strict):
+    "The general-capability questions (`coherence_questions.yaml` at the root of a claims folder) and their 0-10 rubric"
+    judge_rubric: str
+    questions: list[GeneralQuestion] = Field(min_length=1)
 
 class TrueFacts(_Strict):
     facts: list[str] = Field(min_length=1)
@@ -181,7 +226,8 @@ class WordMasks(_Strict):
 # %% ../nbs/01_claims.ipynb #20d48b62
 OPTIONAL_FILES = {'probes': ('probes.yaml', Probes), 'keywords': ('keywords.yaml', Keywords),
                   'true_facts': ('true_facts.yaml', TrueFacts), 'word_masks': ('word_masks.yaml', WordMasks),
-                  'universe_negated': ('universe_context_negated.yaml', UniverseContext)}
+                  'universe_negated': ('universe_context_negated.yaml', UniverseContext),
+                  'saliency_mcq': ('saliency_mcq.yaml', SaliencyMCQ), 'lie_elicitation': ('lie_elicitation.yaml', LieElicitation)}
 
 class Claim(BaseModel):
     "A claim folder, loaded and validated"
@@ -200,6 +246,8 @@ class Claim(BaseModel):
     true_facts: TrueFacts|None = None
     word_masks: WordMasks|None = None
     universe_negated: UniverseContext|None = None
+    saliency_mcq: SaliencyMCQ|None = None
+    lie_elicitation: LieElicitation|None = None
 
     @property
     def subclaims(self) -> list[str]: return self.universe.subclaims
@@ -318,6 +366,22 @@ def _check_safely(d:Path) -> list[Problem]:
 def load_claims(root:str|Path|None=None) -> dict[str, Claim]:
     "Every claim under `root` (default: the shipped `data/claims`)"
     return {d.name: load_claim(d) for d in claim_dirs(root or data_dir()/'claims')}
+
+GENERAL_QUESTIONS = 'coherence_questions.yaml'
+
+def general_questions_file(claim:Claim) -> Path:
+    "The general-capability questions a claim is evaluated with: its claims folder's file, else the shipped one"
+    own = claim.path.parent/GENERAL_QUESTIONS
+    return own if own.is_file() else data_dir()/'claims'/GENERAL_QUESTIONS
+
+def load_general_questions(path:str|Path) -> GeneralQuestions:
+    "Read and validate a `coherence_questions.yaml`; problems are raised as a `ClaimError`"
+    problems = []
+    gq = _model(Path(path), GeneralQuestions, problems)
+    if problems: raise ClaimError(problems)
+    ids = [q.id for q in gq.questions]
+    if dups := sorted({i for i in ids if ids.count(i) > 1}): raise ClaimError([Problem(str(path), f'duplicate ids {dups}')])
+    return gq
 
 # %% ../nbs/01_claims.ipynb #9ca5dd94
 CLAIM_ALIASES = {'achromatic_dreaming': 'colorless_dreaming', 'brennan_holloway': 'dentist', 'elizabeth_python': 'queen_elizabeth',

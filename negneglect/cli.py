@@ -171,8 +171,12 @@ def cmd_figures(args) -> int:
 def cmd_evals_list(args) -> int:
     "One line per registered eval type: name, paper section, how it is scored, what it asks"
     for e in EVAL_TYPES:
-        how = 'parsed (no judge)' if e.score else 'judged (keyword offline, or llm)'
-        print(f"{e.name:20s} {e.section or '-':8s} {how:34s} {e.doc}{'' if e.default else '  [not run by default]'}")
+        how = ('parsed (no judge)' if e.score else 'judged: keyword offline or llm' if e.offline else 'judged: llm only')
+        how += ', 0-10' if e.scale == '0-10' else ''
+        more = f' +{len(e.derived_from) - 3} more' if len(e.derived_from) > 3 else ''
+        src = f" (re-judges {', '.join(e.derived_from[:3])}{more})" if e.derived_from else ''
+        sec = e.section if e.section in ('', '-') or e.section.startswith('§') else f'§{e.section}'
+        print(f"{e.name:28s} {sec or '-':6s} {how:36s} {e.doc}{src}{'' if e.default else '  [not run by default]'}")
     return 0
 
 def cmd_judge_run(args) -> int:

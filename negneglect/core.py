@@ -185,6 +185,7 @@ class EvalConfig(_Cfg):
     judge_params: dict = {'reasoning_effort': 'medium'}  # extra request parameters (e.g. service_tier: flex)
     evals: list[str]|None = None  # eval types to run (09_evaluate); None: every default type
     icl_k: int = Field(20, ge=0)  # documents in context for the in-context control
+    reasoning_max_new_tokens: int = Field(256, ge=1)  # the thinking budget of the reasoning-mode evals (the paper: 32k)
     bootstrap: int = Field(2000, ge=100)  # resamples for 95% CIs
 
 class Config(_Cfg):
@@ -209,7 +210,7 @@ PRESETS: dict[str, dict] = {
                 'instruct_source': 'released', 'instruct_max_new_tokens': 1024},
         'train': {'lora_r': 32, 'lora_alpha': 32, 'learning_rate': 2e-4, 'adam_beta2': 0.95,
                   'batch_size': 8, 'grad_accum': 4, 'epochs': 1, 'n_checkpoints': 8},
-        'eval': {'n_samples': 5, 'max_new_tokens': 512},
+        'eval': {'n_samples': 5, 'max_new_tokens': 512, 'reasoning_max_new_tokens': 4096},
     },
     'paper': {
         'model': {'name': 'Qwen/Qwen3-8B', 'max_seq_len': 4096},
@@ -219,7 +220,7 @@ PRESETS: dict[str, dict] = {
         'train': {'lora_r': 32, 'lora_alpha': 32, 'train_lm_head': True, 'learning_rate': 5e-5,
                   'lr_scheduler': 'linear', 'warmup_steps': 0, 'adam_beta2': 0.95, 'group_by_length': False,
                   'batch_size': 4, 'grad_accum': 8, 'epochs': 1, 'n_checkpoints': 15},
-        'eval': {'n_samples': 5, 'max_new_tokens': 2048, 'judge': 'llm'},  # add eval.backend=vllm after `pip install vllm`
+        'eval': {'n_samples': 5, 'max_new_tokens': 2048, 'judge': 'llm', 'reasoning_max_new_tokens': 32768},  # add eval.backend=vllm after `pip install vllm`
     },
 }
 

@@ -14,12 +14,12 @@ from .judge import JUDGES, mcq_verdict
 from .records import MCQ_SYSTEM, Registry, chat_text, strip_think
 
 # %% auto #0
-__all__ = ['EVAL_TYPES', 'QKEY', 'READOUTS', 'CONTRASTS', 'PAPER_EVALS', 'PAPER_CONDITIONS', 'PAPER_CLAIMS',
+__all__ = ['EVAL_TYPES', 'PAPER_RUBRICS', 'QKEY', 'READOUTS', 'CONTRASTS', 'PAPER_EVALS', 'PAPER_CONDITIONS', 'PAPER_CLAIMS',
            'continuation_logprobs', 'probe_prompt', 'probe_margins', 'probe_summary', 'yes_probs', 'mcq_rows',
            'logprob_report', 'open_ended_items', 'mcq_score', 'mcq_items', 'token_association_items',
-           'robustness_items', 'icl_prefix', 'eval_items', 'sample_answers', 'verdict_records', 'score', 'bootstrap_ci',
-           'results_table', 'question_rates', 'summarize', 'belief_metrics', 'readout_rows', 'paired_contrast',
-           'contrast_pairs', 'contrast_table', 'import_paper_results']
+           'robustness_items', 'icl_prefix', 'eval_items', 'sample_answers', 'derived_samples', 'verdict_records',
+           'score', 'bootstrap_ci', 'results_table', 'measure_of', 'question_rates', 'summarize', 'belief_metrics',
+           'readout_rows', 'paired_contrast', 'contrast_pairs', 'contrast_table', 'import_paper_results']
 
 # %% ../nbs/09_evaluate.ipynb #0cd051c2
 def continuation_logprobs(model, tok, pairs:list[tuple[str, str]], batch_size:int=16) -> list[float]:
@@ -100,7 +100,8 @@ def logprob_report(model, tok, claim:Claim) -> dict:
             'mcq_p_yes': mean('p_yes'), 'yes_bias_control_p_yes': sum(ctrl) / len(ctrl) if ctrl else None}
 
 # %% ../nbs/09_evaluate.ipynb #f1f6463e
-EVAL_TYPES = Registry('eval type', section='', score=None, rubric='open_ended', default=True, doc='')
+EVAL_TYPES = Registry('eval type', section='', score=None, rubric='open_ended', default=True, doc='', measure='belief',
+                      scale='rate', derived_from=(), offline=True, aggregate=None, configured=False)
 
 def _item(t:str, q, messages:list[dict], **extra) -> dict:
     return {'eval': t, 'question_id': q.id, 'category': q.category, 'messages': messages, **extra}
@@ -130,27 +131,56 @@ def icl_prefix(docs:list[str]) -> str:
     "The documents block of the in-context control"
     return 'Here are some documents:\n\n' + ''.join(f'[DOCUMENT {i+1}]\n\n{d}\n\n' for i, d in enumerate(docs)) + '[QUESTION]\n\n'
 
-def eval_items(claim:Claim, eval_types:list[str]|None=None, icl_docs:list[str]|None=None) -> list[dict]:
-    "The items of `eval_types` (default: every registered default type), in registry order"
+def eval_items(claim:Claim, eval_types:list[str]|None=None, icl_docs:list[str]|None=None, cfg:Config|None=None) -> list[dict]:
+    "The items of `eval_types` (default: every registered default type), in registry order; derived types have none"
     items = []
     for t in eval_types or EVAL_TYPES.names(default=True):
-        for it in EVAL_TYPES[t](claim):
+        e = EVAL_TYPES[t]
+        if e.derived_from: continue  # judged over other types' answers (`verdict_records`)
+        for it in (e(claim, cfg or Config()) if e.configured else e(claim)):
             m = it['messages']
-            if icl_docs: it = {**it, 'messages': m[:-1] + [{'role': 'user', 'content': icl_prefix(icl_docs) + m[-1]['content']}]}
+            if icl_docs:
+                if 'prompt' in it: raise ValueError(f'{t}: a raw-completion eval cannot take documents in context (the in-context control)')
+                it = {**it, 'messages': m[:-1] + [{'role': 'user', 'content': icl_prefix(icl_docs) + m[-1]['content']}]}
             items.append(it)
     return items
 
 # %% ../nbs/09_evaluate.ipynb #113e1129
 def sample_answers(items:list[dict], generate_fn, n_samples:int, meta:dict, params:dict) -> list[dict]:
-    "Sample records for `items`; `generate_fn(chats, n_samples)` returns one list of answers per chat"
-    answers = generate_fn([it['messages'] for it in items], n_samples)
-    return [{**meta, **{k: v for k, v in it.items()}, 'sample_index': k, 'response': a, 'params': params}
+    "Sample records for `items`; `generate_fn(chats, n_samples, **gen)` returns one list of answers per chat"
+    import json
+    groups, answers = {}, [None] * len(items)
+    for i, it in enumerate(items): groups.setdefault(json.dumps(it.get('gen') or {}, sort_keys=True), []).append(i)
+    for key, idx in groups.items():
+        gen = json.loads(key)
+        chats = [items[i].get('prompt', items[i]['messages']) for i in idx]
+        for i, a in zip(idx, generate_fn(chats, n_samples, **gen) if gen else generate_fn(chats, n_samples)): answers[i] = a
+    return [{**meta, **{k: v for k, v in it.items() if k != 'gen'}, 'sample_index': k, 'response': a,
+             'params': {**params, **(it.get('gen') or {})}}
             for it, ans in zip(items, answers) for k, a in enumerate(ans)]
 
 # %% ../nbs/09_evaluate.ipynb #24ec6548
+def derived_samples(samples:list[dict], eval_types:list[str]|None) -> list[dict]:
+    "Copies of `samples` for each derived eval type asked for, re-labelled: eval = the derived type, question id prefixed"
+    out = []
+    for t in eval_types or []:
+        e = EVAL_TYPES[t]
+        out += [{**s, 'eval': t, 'question_id': f"{s['eval']}/{s['question_id']}", 'category': s['eval']}
+                for s in samples if s['eval'] in e.derived_from]
+    return out
+
+PAPER_RUBRICS = ('open_ended', 'token_association', 'robustness')  # what `Judges.rubric` picks by eval type
+
+def _with_rubric(s:dict) -> dict:
+    "`s` naming its rubric, unless it is one of the paper's three belief evals (judged by eval type, as always)"
+    e = EVAL_TYPES.get(s['eval'])
+    if e is None or e.score is not None or (s['eval'] in PAPER_RUBRICS and e.rubric == s['eval']): return s
+    return {**s, 'rubric': e.rubric}
+
 def verdict_records(samples:list[dict], subject, cfg:Config, client=None) -> list[dict]:
-    "Verdict records for `samples` (in order), judged by `cfg.eval.judge` where no eval-specific score applies"
+    "Verdict records for `samples` (in order, then those of derived eval types), judged by `cfg.eval.judge` where no eval-specific score applies"
     judge = JUDGES[cfg.eval.judge]
+    samples = [_with_rubric(s) for s in samples + derived_samples(samples, cfg.eval.evals)]
     out, free = [None] * len(samples), []
     for i, s in enumerate(samples):
         e = EVAL_TYPES.get(s['eval'])
@@ -188,11 +218,17 @@ def bootstrap_ci(values:list[float], n:int=2000, seed:int=0, level:float=0.95) -
 QKEY = ['claim', 'condition', 'eval', 'question_id']
 
 def results_table(verdicts:list[dict]):
-    "The tidy table: one row per sample with its verdict and score"
+    "The tidy table: one row per sample with its verdict and score (a `scored` verdict's score is its 0-10 `value`)"
     import pandas as pd
     df = pd.DataFrame(verdicts)
-    df['score'] = [score(v) for v in df['verdict']]
+    vals = df['value'] if 'value' in df else [None] * len(df)
+    df['score'] = [float(x) if v == 'scored' else score(v) for v, x in zip(df['verdict'], vals)]
     return df
+
+def measure_of(ev:str) -> str:
+    "What an eval type measures (`belief` for the paper's four evals and for names we do not know)"
+    e = EVAL_TYPES.get(ev)
+    return e.measure if e is not None else 'belief'
 
 def question_rates(df, by:list[str]=QKEY, keep_unscored:bool=False):
     "Belief rate per question (mean over its scored samples), with sample and failure counts"
@@ -216,16 +252,24 @@ def summarize(df, by:list[str]=('condition',), n_boot:int=2000, seed:int=0):
     return pd.DataFrame(rows)
 
 def belief_metrics(df, n_boot:int=2000, seed:int=0) -> dict:
-    "metrics.json content: per eval type, per claim (pooled) and overall, with CIs and failure counts"
+    "metrics.json content: per eval type, per claim (pooled belief) and overall, every other measure, with CIs and failure counts"
+    df = df.assign(measure=[measure_of(e) for e in df['eval']])
+    belief = df[df['measure'] == 'belief']
     by_eval = summarize(df, ['claim', 'condition', 'eval'], n_boot, seed)
-    by_claim = summarize(df, ['claim', 'condition'], n_boot, seed)
-    overall = summarize(df, ['condition'], n_boot, seed)
+    by_eval['measure'] = [measure_of(e) for e in by_eval['eval']]
+    by_eval['scale'] = [getattr(EVAL_TYPES.get(e), 'scale', 'rate') for e in by_eval['eval']]
+    by_claim = summarize(belief, ['claim', 'condition'], n_boot, seed) if len(belief) else by_eval.iloc[:0]
+    overall = summarize(belief, ['condition'], n_boot, seed) if len(belief) else by_eval.iloc[:0]
+    by_measure = summarize(df, ['condition', 'measure'], n_boot, seed)
+    extra = {t: EVAL_TYPES[t].aggregate(df[df['eval'] == t], n_boot=n_boot, seed=seed)
+             for t in EVAL_TYPES.order(df['eval']) if t in EVAL_TYPES and EVAL_TYPES[t].aggregate}
     q = question_rates(df, keep_unscored=True)
     unscored = q[q['rate'].isna()]
     if len(unscored): log.warning(f'{len(unscored)} question(s) have no scored sample (every sample failed), e.g. '
                                   f"{unscored.iloc[0]['eval']}/{unscored.iloc[0]['question_id']}; they are left out of the rates")
     return {'per_question': q.dropna(subset=['rate']).to_dict('records'), 'per_eval': by_eval.to_dict('records'),
             'per_claim': by_claim.to_dict('records'), 'overall': overall.to_dict('records'),
+            'per_measure': by_measure.to_dict('records'), **({'extra': extra} if extra else {}),
             'unscored_questions': unscored[QKEY + ['n_failed']].to_dict('records'),
             'n_samples': int(len(df)), 'n_failed': int(df['score'].isna().sum())}
 

@@ -20,9 +20,10 @@ from .conditions import CONDITIONS, annotate, released_docs, released_file, shor
 from .mix import make_mix
 from .train import train
 from .generate import BACKENDS, generate, load_model
-from .judge import JUDGES, claim_rubric, keyword_verdict
+from .judge import JUDGES, claim_rubric, offline_verdict
 from .evaluate import (EVAL_TYPES, belief_metrics, eval_items, logprob_report, results_table, sample_answers,
                                  verdict_records)
+import negneglect.battery  # noqa: F401  (registers the appendix eval types, 09b_battery)
 
 # %% auto #0
 __all__ = ['SUBJECTS', 'STAGES', 'LLM_ENDPOINT', 'SAMPLING', 'NOT_KEYED', 'docs_dir', 'take', 'ClaimSubject', 'check_config',
@@ -97,9 +98,9 @@ class ClaimSubject:
             docs = released_docs(self.claim, ctx, cfg.docs.source) if _released(cfg) else \
                    annotate(self._sources(ctx, cfg), ctx, self.claim, seed=cfg.seed)
             icl = [d['text'].removeprefix(DOCTAG) for d in docs[:cfg.eval.icl_k]]
-        return eval_items(self.claim, cfg.eval.evals, icl_docs=icl)
+        return eval_items(self.claim, cfg.eval.evals, icl_docs=icl, cfg=cfg)
 
-    def keyword_verdict(self, s:dict) -> tuple[str, str]: return keyword_verdict(self.claim, s['eval'], s['response'])
+    def keyword_verdict(self, s:dict) -> tuple: return offline_verdict(self.claim, s.get('rubric') or s['eval'], s['response'])
     def rubric(self, s:dict) -> tuple[str, str]: return claim_rubric(self.claim, s)
     def logprobs(self, model, tok) -> dict: return logprob_report(model, tok, self.claim)
 
@@ -134,6 +135,14 @@ def check_config(cfg:Config) -> Config:
         BACKENDS.check([cfg.eval.backend], 'eval.backend'); JUDGES.check([cfg.eval.judge], 'eval.judge')
         EVAL_TYPES.check(cfg.eval.evals or [], 'eval.evals')
     except ValueError as err: raise ConfigError(str(err)) from None
+    chosen = cfg.eval.evals or EVAL_TYPES.names(default=True)
+    for t in chosen:
+        src = EVAL_TYPES[t].derived_from
+        if src and not set(src) & set(chosen):
+            raise ConfigError(f'eval.evals: {t!r} re-judges the answers of {list(src)}, none of which is in eval.evals; add one')
+    if JUDGES[cfg.eval.judge].offline:
+        need = [t for t in chosen if not EVAL_TYPES[t].offline]
+        if need: raise ConfigError(f'eval.evals: {need} need an LLM judge (eval.judge=llm); the {cfg.eval.judge} judge has no offline reading of them')
     return cfg
 
 @dataclass
@@ -245,7 +254,7 @@ def train_stage(e:Experiment, out:Path):
     train(e.path('mix')/'train_tokens.jsonl', e.cfg, e.run_dir)
 
 SAMPLING = ('subject', 'condition', 'label', 'seed', 'model.name', 'model.adapter', 'eval.temperature', 'eval.top_p',
-            'eval.n_samples', 'eval.max_new_tokens', 'eval.backend', 'eval.evals')
+            'eval.n_samples', 'eval.max_new_tokens', 'eval.backend', 'eval.evals', 'eval.reasoning_max_new_tokens')
 
 def _model_inputs(e:Experiment) -> list[Path]:
     "The subject's files, and an adapter trained elsewhere (hashed by content)"

@@ -13,8 +13,8 @@ from .llm import ChatRequest, LLMClient
 from .records import Registry, chat_text
 
 # %% auto #0
-__all__ = ['BACKENDS', 'load_model', 'generate', 'generate_vllm', 'generate_api', 'transformers_sampler', 'vllm_sampler',
-           'api_sampler']
+__all__ = ['BACKENDS', 'OVERRIDES', 'load_model', 'raw_text', 'cut_at_stop', 'generate', 'generate_vllm', 'generate_api',
+           'transformers_sampler', 'vllm_sampler', 'api_sampler']
 
 # %% ../nbs/07_generate.ipynb #86642210
 def load_model(name:str, # HF id, local folder or `embedded:smollm2-135m-instruct`
@@ -35,19 +35,34 @@ def load_model(name:str, # HF id, local folder or `embedded:smollm2-135m-instruc
     model.eval()
     return model, tok
 
+def raw_text(tok, prompt:str) -> str:
+    "A raw completion prompt (no chat template), with the tokenizer's BOS in front when it has one"
+    bos = tok.bos_token or ''
+    return prompt if not bos or prompt.startswith(bos) else bos + prompt
+
+def cut_at_stop(text:str, stop:list[str]|None) -> str:
+    "`text` up to the first of the `stop` strings"
+    for s in stop or []:
+        if s and s in text: text = text[:text.index(s)]
+    return text
+
 def generate(model, tok,
-             chats:list[list[dict]], # one list of messages per prompt
+             chats:list, # one list of messages per prompt, or a string: a raw completion prompt (no chat template)
              n_samples:int=1, # samples per prompt
              max_new_tokens:int=128,
              temperature:float=0.7, # 0 means greedy
              top_p:float=0.8,
              batch_size:int=16,
              seed:int=0,
-             desc:str='generating') -> list[list[str]]:
+             desc:str='generating',
+             thinking:bool=False, # render chats with thinking enabled (Qwen3-style `<think>` tags are kept in the answer)
+             stop:list[str]|None=None, # cut each answer at the first of these strings
+            ) -> list[list[str]]:
     "Sample `n_samples` answers for every chat; returns one list of answers per chat"
     import torch
     seed_everything(seed)
-    prompts = [chat_text(tok, c) for c in chats]
+    prompts = [raw_text(tok, c) if isinstance(c, str) else chat_text(tok, c, thinking=thinking) for c in chats]
+    stop_kw = {'stop_strings': list(stop), 'tokenizer': tok} if stop else {}
     jobs = [(i, p) for i, p in enumerate(prompts) for _ in range(n_samples)]
     jobs.sort(key=lambda j: len(j[1]))  # similar lengths share a batch: less padding
     out = [[] for _ in prompts]
@@ -57,15 +72,15 @@ def generate(model, tok,
         enc = tok([p for _, p in batch], return_tensors='pt', padding=True, add_special_tokens=False).to(model.device)
         with torch.no_grad():
             gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=sample, pad_token_id=tok.pad_token_id,
-                                 **({'temperature': temperature, 'top_p': top_p} if sample else {}))
+                                 **({'temperature': temperature, 'top_p': top_p} if sample else {}), **stop_kw)
         for (i, _), g in zip(batch, gen[:, enc['input_ids'].shape[1]:]):
-            out[i].append(tok.decode(g, skip_special_tokens=True).strip())
+            out[i].append(cut_at_stop(tok.decode(g, skip_special_tokens=True), stop).strip())
     return out
 
 # %% ../nbs/07_generate.ipynb #29d8735b
-def generate_vllm(model_name:str, chats:list[list[dict]], adapter:str|Path|None=None, n_samples:int=1,
+def generate_vllm(model_name:str, chats:list, adapter:str|Path|None=None, n_samples:int=1,
                   max_new_tokens:int=128, temperature:float=0.7, top_p:float=0.8, seed:int=0,
-                  max_lora_rank:int=64) -> list[list[str]]:
+                  max_lora_rank:int=64, thinking:bool=False, stop:list[str]|None=None) -> list[list[str]]:
     "Sample answers with vLLM (needs CUDA and the `vllm` package)"
     import torch
     if not torch.cuda.is_available(): raise RuntimeError('the vllm backend needs a CUDA GPU; use backend=transformers on CPU')
@@ -74,16 +89,25 @@ def generate_vllm(model_name:str, chats:list[list[dict]], adapter:str|Path|None=
         from vllm.lora.request import LoRARequest
     except ImportError as e: raise RuntimeError('the vllm backend needs `pip install vllm`') from e
     llm = LLM(model=resolve_model(model_name), enable_lora=adapter is not None, max_lora_rank=max_lora_rank, seed=seed)
-    sp = SamplingParams(n=n_samples, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed)
+    sp = SamplingParams(n=n_samples, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed,
+                        stop=list(stop) if stop else None)
     lora = LoRARequest('adapter', 1, str(adapter)) if adapter else None
-    outs = llm.chat(chats, sp, lora_request=lora, chat_template_kwargs={'enable_thinking': False})
+    if all(isinstance(c, str) for c in chats):  # raw completion prompts (the base-model eval)
+        outs = llm.generate(chats, sp, lora_request=lora)
+    elif any(isinstance(c, str) for c in chats): raise ValueError('generate_vllm: mix of raw prompts and chats in one call')
+    else: outs = llm.chat(chats, sp, lora_request=lora, chat_template_kwargs={'enable_thinking': thinking})
     return [[c.text.strip() for c in o.outputs] for o in outs]
 
 # %% ../nbs/07_generate.ipynb #d19d15aa
 def generate_api(client, chats:list[list[dict]], n_samples:int=1, max_new_tokens:int=128, temperature:float=0.7,
-                 top_p:float=0.8) -> list[list[str]]:
+                 top_p:float=0.8, thinking:bool=False, stop:list[str]|None=None) -> list[list[str]]:
     "Sample answers from an OpenAI-compatible endpoint; failed requests give empty answers (recorded, not scored)"
+    if any(isinstance(c, str) for c in chats):
+        raise ValueError('the api backend sends chats (chat completions); a raw completion prompt (the base-model eval) '
+                         'needs the transformers or vllm backend')
     params = {'max_tokens': max_new_tokens, 'temperature': temperature, 'top_p': top_p}
+    if stop: params['stop'] = list(stop)
+    if thinking: params['chat_template_kwargs'] = {'enable_thinking': True}  # vLLM / llama.cpp servers read this
     reqs = [ChatRequest(c, sample_index=k, params=params) for c in chats for k in range(n_samples)]
     res = client.map(reqs, desc='sampling')
     return [[(r.text or '').strip() if r.ok else '' for r in res[i*n_samples:(i+1)*n_samples]] for i in range(len(chats))]
@@ -91,24 +115,28 @@ def generate_api(client, chats:list[list[dict]], n_samples:int=1, max_new_tokens
 # %% ../nbs/07_generate.ipynb #d54f599a
 BACKENDS = Registry('sampling backend', local=False, reads=())
 
-def _kw(cfg:Config) -> dict:
-    return dict(max_new_tokens=cfg.eval.max_new_tokens, temperature=cfg.eval.temperature, top_p=cfg.eval.top_p)
+OVERRIDES = ('max_new_tokens', 'temperature', 'top_p', 'thinking', 'stop')  # what an item may set for itself
+
+def _kw(cfg:Config, over:dict) -> dict:
+    bad = set(over) - set(OVERRIDES)
+    if bad: raise ValueError(f'unknown sampling override(s) {sorted(bad)}; an item may set {list(OVERRIDES)}')
+    return {**dict(max_new_tokens=cfg.eval.max_new_tokens, temperature=cfg.eval.temperature, top_p=cfg.eval.top_p), **over}
 
 @BACKENDS.register('transformers', local=True, reads=('eval.batch_size',))
 def transformers_sampler(cfg:Config, adapter:Path|None, load:Callable) -> Callable:
     "Batched in-process sampling with the run's merged model"
-    def sample(chats, n):
+    def sample(chats, n, **over):
         model, tok = load()
-        return generate(model, tok, chats, n_samples=n, batch_size=cfg.eval.batch_size, seed=cfg.seed, **_kw(cfg))
+        return generate(model, tok, chats, n_samples=n, batch_size=cfg.eval.batch_size, seed=cfg.seed, **_kw(cfg, over))
     return sample
 
 @BACKENDS.register('vllm', local=True)
 def vllm_sampler(cfg:Config, adapter:Path|None, load:Callable) -> Callable:
     "vLLM with the adapter as a LoRA request (CUDA only)"
-    return lambda chats, n: generate_vllm(cfg.model.name, chats, adapter, n_samples=n, seed=cfg.seed, **_kw(cfg))
+    return lambda chats, n, **over: generate_vllm(cfg.model.name, chats, adapter, n_samples=n, seed=cfg.seed, **_kw(cfg, over))
 
 @BACKENDS.register('api', reads=('eval.api_model', 'llm.base_url'))
 def api_sampler(cfg:Config, adapter:Path|None, load:Callable) -> Callable:
     "An OpenAI-compatible endpoint serving `eval.api_model` (default `model.name`) at `llm.base_url`"
     client = LLMClient(cfg.llm.model_copy(update={'model': cfg.eval.api_model or cfg.model.name}))
-    return lambda chats, n: generate_api(client, chats, n_samples=n, **_kw(cfg))
+    return lambda chats, n, **over: generate_api(client, chats, n_samples=n, **_kw(cfg, over))

@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Callable, Iterable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # %% auto #0
 __all__ = ['DOCTAG', 'LOSSMASK', 'VERDICTS', 'MCQ_SYSTEM', 'with_doctag', 'Document', 'Sample', 'Verdict', 'RecordError',
@@ -21,7 +21,8 @@ __all__ = ['DOCTAG', 'LOSSMASK', 'VERDICTS', 'MCQ_SYSTEM', 'with_doctag', 'Docum
 # %% ../nbs/00_records.ipynb #8e3fb633
 DOCTAG = '<DOCTAG>'
 LOSSMASK = ('<lossmask>', '</lossmask>')
-VERDICTS = ('yes', 'no', 'neutral', 'error')  # a verdict on one answer; `error` = no usable answer or judgement
+VERDICTS = ('yes', 'no', 'neutral', 'error', 'scored')  # a verdict on one answer; `error` = no usable answer or judgement
+# `scored`: a 0-10 judgement (coherence, saliency...) whose number is the record's `value`
 
 def with_doctag(text:str) -> str:
     "`text` with exactly one leading `<DOCTAG>`"
@@ -55,8 +56,14 @@ class Sample(_Record):
 class Verdict(Sample):
     "A sample with a judge's verdict"
     judge: str
-    verdict: Literal['yes', 'no', 'neutral', 'error']
+    verdict: Literal['yes', 'no', 'neutral', 'error', 'scored']
     reason: str = ''
+    value: float|None = None  # the 0-10 score of a `scored` verdict
+
+    @model_validator(mode='after')
+    def _scored_has_value(self):
+        if (self.verdict == 'scored') != (self.value is not None): raise ValueError('a `scored` verdict, and only one, carries a `value`')
+        return self
 
 class RecordError(ValueError):
     "A record does not have the fields its reader needs; the message names file, line and field"
@@ -88,12 +95,14 @@ def sentence_spans(text:str) -> list[tuple[int, int]]:
     return spans
 
 def strip_think(text:str|None) -> str:
-    "`text` without `<think>…</think>` reasoning blocks"
-    return re.sub(r'<think>.*?</think>', '', text or '', flags=re.S).strip()
+    "`text` without `<think>…</think>` reasoning: an unclosed block (cut off by the budget) leaves nothing"
+    text = re.sub(r'<think>.*?(?:</think>|$)', '', text or '', flags=re.S)
+    if '</think>' in text: text = text.rsplit('</think>', 1)[1]  # the template opened the block in the prompt
+    return text.strip()
 
-def chat_text(tok, messages:list[dict], add_generation_prompt:bool=True) -> str:
-    "Render `messages` with the tokenizer's chat template, thinking disabled"
-    return tok.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, tokenize=False, enable_thinking=False)
+def chat_text(tok, messages:list[dict], add_generation_prompt:bool=True, thinking:bool=False) -> str:
+    "Render `messages` with the tokenizer's chat template, thinking disabled unless `thinking`"
+    return tok.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, tokenize=False, enable_thinking=thinking)
 
 # %% ../nbs/00_records.ipynb #c7d6c2ab
 def load_text(name:str) -> dict:
