@@ -411,6 +411,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'negneglect.experiment.verdicts_stage': ( 'experiment.html#verdicts_stage',
                                                                                  'negneglect/experiment.py')},
             'negneglect.figures': { 'negneglect.figures._bars': ('figures.html#_bars', 'negneglect/figures.py'),
+                                    'negneglect.figures._belief_only': ('figures.html#_belief_only', 'negneglect/figures.py'),
                                     'negneglect.figures.belief_by_condition': ('figures.html#belief_by_condition', 'negneglect/figures.py'),
                                     'negneglect.figures.condition_order': ('figures.html#condition_order', 'negneglect/figures.py'),
                                     'negneglect.figures.contrast_figure': ('figures.html#contrast_figure', 'negneglect/figures.py'),

@@ -291,7 +291,7 @@ def readout_rows(report:dict|None, # a run's `logprobs.json` (`logprob_report`),
                      for r in report['mcq']]
     if rates is not None:
         rows += [{**keys, 'readout': 'belief', 'item': f"{q['eval']}/{q['question_id']}", 'value': q['rate']}
-                 for q in rates.to_dict('records')]
+                 for q in rates.to_dict('records') if measure_of(q['eval']) == 'belief']
     return rows
 
 def _seeds_by_items(d, units):

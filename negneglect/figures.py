@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 
 from .conditions import CONDITIONS
-from .evaluate import EVAL_TYPES, READOUTS, summarize
+from .evaluate import EVAL_TYPES, READOUTS, measure_of, summarize
 
 # %% auto #0
 __all__ = ['condition_order', 'save', 'belief_by_condition', 'eval_breakdown', 'contrast_figure', 'dynamics_curves', 'icl_curve']
@@ -44,8 +44,11 @@ def _bars(ax, tab, group:str, hue:str, order_groups, order_hue, title:str='', yl
     ax.set(ylabel=ylabel, ylim=(0, 105), title=title)
 
 # %% ../nbs/10_figures.ipynb #d8a6458b
+def _belief_only(df): return df[[measure_of(e) == 'belief' for e in df['eval']]]
+
 def belief_by_condition(df, out:str|Path, title:str='Belief by condition', ylabel:str='belief rate (%)') -> list[Path]:
-    "Bars per claim and condition, plus the pooled mean over claims"
+    "Bars per claim and condition, plus the pooled mean over claims (belief evals only; other measures have other scales)"
+    df = _belief_only(df)
     per = summarize(df, ['claim', 'condition'])
     allc = summarize(df, ['condition']).assign(claim='mean')
     tab = pd.concat([per, allc], ignore_index=True)
@@ -57,7 +60,8 @@ def belief_by_condition(df, out:str|Path, title:str='Belief by condition', ylabe
     return save(fig, out)
 
 def eval_breakdown(df, out:str|Path, title:str='Belief by eval type') -> list[Path]:
-    "Bars per eval type and condition (questions pooled over claims)"
+    "Bars per eval type and condition (questions pooled over claims; belief evals only)"
+    df = _belief_only(df)
     tab = summarize(df, ['eval', 'condition'])
     evals = EVAL_TYPES.order(df['eval'])
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
