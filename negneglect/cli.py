@@ -161,7 +161,7 @@ def _figures(spec, paper_results=None, out=None):
         print(g.loc[CONDITIONS.order(g.index)].to_string(float_format=lambda x: f'{x:+.3f}'))
     ct = sweep_contrasts(spec)
     if ct is not None: print_contrasts(ct)
-    paths = sweep_figures(spec, out, paper_results=paper_results)
+    paths = sweep_figures(spec, out, paper_results=paper_results, contrasts=ct)
     print('\nfigures:'); [print(f'  {p}') for p in paths]
     return paths
 

@@ -315,7 +315,9 @@ def collect_dynamics(spec:SweepSpec|str|Path, root:Path|None=None):
 
 # %% ../nbs/14_sweep.ipynb #b0d01965
 def sweep_figures(spec:SweepSpec|str|Path, out_dir:str|Path|None=None, # default: `<runs>/<sweep>/figures`
-                  root=None, paper_results=None) -> list[Path]:
+                  root=None, paper_results=None,
+                  contrasts=None, # `sweep_contrasts(spec)` when the caller has it already (None: computed here)
+                 ) -> list[Path]:
     "Every figure the finished runs of `spec` support; `paper_results`: an imported results CSV to plot beside ours"
     spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
     out, name, paths = Path(out_dir or Path(root or runs_dir())/spec.name/'figures'), spec.name, []
@@ -329,7 +331,7 @@ def sweep_figures(spec:SweepSpec|str|Path, out_dir:str|Path|None=None, # default
     else:
         paths += belief_by_condition(df, out/f'{name}_belief', f'{name}: belief by condition ({df["judge"].iloc[0]} judge)')
         paths += eval_breakdown(df, out/f'{name}_evals', f'{name}: belief by eval type')
-    ct = sweep_contrasts(spec, root)
+    ct = contrasts if contrasts is not None else sweep_contrasts(spec, root)
     if ct is not None: paths += contrast_figure(ct, out/f'{name}_contrasts', f'{name}: contrasts between conditions (mean difference, 95% CI)')
     dyn = collect_dynamics(spec, root)
     if not dyn.empty: paths += dynamics_curves(dyn, out/f'{name}_dynamics')
