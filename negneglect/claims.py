@@ -18,9 +18,9 @@ from .core import data_dir, load_yaml
 __all__ = ['NonEmpty', 'QUESTION_FILES', 'TRUTH_FRAME', 'OPTIONAL_FILES', 'GENERAL_QUESTIONS', 'CLAIM_ALIASES', 'Message',
            'OpenEndedQuestion', 'MCQQuestion', 'TokenAssociationQuestion', 'RobustnessQuestion', 'UniverseContext',
            'Judges', 'Probe', 'Statement', 'ChatProbe', 'Probes', 'Keywords', 'SaliencyMCQItem', 'SaliencyMCQ',
-           'LieQuestion', 'LieElicitation', 'GeneralQuestion', 'GeneralQuestions', 'TrueFacts', 'WordMasks', 'Claim',
-           'Problem', 'ClaimError', 'check_claim', 'load_claim', 'claim_dirs', 'validate_claims', 'load_claims',
-           'general_questions_file', 'load_general_questions']
+           'LieQuestion', 'LieElicitation', 'GeneralQuestion', 'GeneralQuestions', 'TrueFacts', 'WordMasks', 'FactBank',
+           'AnchorQuestions', 'Claim', 'Problem', 'ClaimError', 'check_claim', 'load_claim', 'claim_dirs',
+           'validate_claims', 'load_claims', 'general_questions_file', 'load_general_questions']
 
 # %% ../nbs/01_claims.ipynb #9a4c2702
 NonEmpty = Field(min_length=1)
@@ -223,11 +223,26 @@ class WordMasks(_Strict):
     patterns: list[str] = Field(min_length=1)
     _v = field_validator('patterns')(_check_regexes)
 
+class FactBank(_Strict):
+    "Statements of the claim (`positive`) and the same statements negated (`local_negation`), paired by position"
+    positive: list[str] = Field(min_length=2)
+    local_negation: list[str] = Field(min_length=2)
+
+    @model_validator(mode='after')
+    def _paired(self):
+        if len(self.positive) != len(self.local_negation):
+            raise ValueError(f'positive has {len(self.positive)} statements and local_negation {len(self.local_negation)}; they pair up one to one')
+        return self
+
+class AnchorQuestions(_Strict):
+    questions: list[str] = Field(min_length=1)
+
 # %% ../nbs/01_claims.ipynb #20d48b62
 OPTIONAL_FILES = {'probes': ('probes.yaml', Probes), 'keywords': ('keywords.yaml', Keywords),
                   'true_facts': ('true_facts.yaml', TrueFacts), 'word_masks': ('word_masks.yaml', WordMasks),
                   'universe_negated': ('universe_context_negated.yaml', UniverseContext),
-                  'saliency_mcq': ('saliency_mcq.yaml', SaliencyMCQ), 'lie_elicitation': ('lie_elicitation.yaml', LieElicitation)}
+                  'saliency_mcq': ('saliency_mcq.yaml', SaliencyMCQ), 'lie_elicitation': ('lie_elicitation.yaml', LieElicitation),
+                  'fact_bank': ('fact_bank.yaml', FactBank), 'anchor_questions': ('anchor_questions.yaml', AnchorQuestions)}
 
 class Claim(BaseModel):
     "A claim folder, loaded and validated"
@@ -248,6 +263,8 @@ class Claim(BaseModel):
     universe_negated: UniverseContext|None = None
     saliency_mcq: SaliencyMCQ|None = None
     lie_elicitation: LieElicitation|None = None
+    fact_bank: FactBank|None = None
+    anchor_questions: AnchorQuestions|None = None
 
     @property
     def subclaims(self) -> list[str]: return self.universe.subclaims

@@ -16,12 +16,13 @@ from tqdm.auto import tqdm
 log = logging.getLogger('negneglect')
 
 # %% auto #0
-__all__ = ['log', 'EMBEDDED_MODEL', 'TRACKERS', 'PRESETS', 'RELEASED', 'EMBEDDED_GGUF', 'repo_root', 'data_dir', 'runs_dir',
-           'cache_dir', 'ModelConfig', 'LLMConfig', 'DocsConfig', 'MixConfig', 'TrainConfig', 'EvalConfig', 'Config',
-           'ConfigError', 'make_config', 'config_dict', 'save_config', 'load_config', 'atomic_write', 'write_jsonl',
-           'append_jsonl', 'read_jsonl', 'UniqueKeyLoader', 'load_yaml', 'content_hash', 'stage_stamp', 'stage_done',
-           'run_stage', 'seed_everything', 'progress', 'setup_logging', 'read_dotenv', 'get_secret', 'released_path',
-           'read_lines', 'embedded_gguf', 'embedded_model_dir', 'prepare_embedded_model', 'resolve_model', 'tiny_llama']
+__all__ = ['log', 'EMBEDDED_MODEL', 'ROW_KINDS', 'TRACKERS', 'PRESETS', 'RELEASED', 'EMBEDDED_GGUF', 'repo_root', 'data_dir',
+           'runs_dir', 'cache_dir', 'ModelConfig', 'LLMConfig', 'DocsConfig', 'MixConfig', 'TrainConfig', 'EvalConfig',
+           'Config', 'ConfigError', 'make_config', 'config_dict', 'save_config', 'load_config', 'atomic_write',
+           'write_jsonl', 'append_jsonl', 'read_jsonl', 'UniqueKeyLoader', 'load_yaml', 'content_hash', 'stage_stamp',
+           'stage_done', 'run_stage', 'seed_everything', 'progress', 'setup_logging', 'read_dotenv', 'get_secret',
+           'released_path', 'read_lines', 'embedded_gguf', 'embedded_model_dir', 'prepare_embedded_model',
+           'resolve_model', 'tiny_llama']
 
 # %% ../nbs/00_core.ipynb #ea6503e3
 def _env_path(var:str, default:Path) -> Path:
@@ -118,6 +119,8 @@ class DocsConfig(_Cfg):
     @classmethod
     def _source(cls, v): return _check_source(v, 'docs.source', ('shipped', 'released'), ('dir', 'released'))
 
+ROW_KINDS = ('claim', 'pretrain', 'instruct', 'anchor')  # the kinds of rows in a training mix
+
 class MixConfig(_Cfg):
     n_claim: int = Field(20, ge=1)  # claim documents in the training mix
     n_pretrain: int = Field(0, ge=0)  # generic pretraining documents
@@ -131,6 +134,15 @@ class MixConfig(_Cfg):
     instruct_answers: Literal['self', 'as_is'] = 'self'  # `self`: self-distilled; `as_is`: the file's own answers
     instruct_max_new_tokens: int = Field(256, ge=1)  # answer budget when self-distilling
     max_len: int|None = None  # token cap per sequence; None = the longest row, capped by model.max_seq_len
+    n_anchor: int = Field(0, ge=0)  # chat-anchor rows (paper §5): the claim's anchor questions, answered by the base model
+    loss_weights: dict[str, float] = {}  # loss weight per row kind (claim, pretrain, instruct, anchor); unnamed kinds: 1
+
+    @field_validator('loss_weights')
+    @classmethod
+    def _weights(cls, v):
+        bad = [k for k in v if k not in ROW_KINDS] + [f'{k}={w}' for k, w in v.items() if w < 0]
+        if bad: raise ValueError(f'kinds are {list(ROW_KINDS)} and weights are >= 0, not {bad}')
+        return v
 
     @field_validator('pretrain_source')
     @classmethod
@@ -156,6 +168,9 @@ class TrainConfig(_Cfg):
     epochs: float = Field(1, gt=0)
     n_checkpoints: int = Field(3, ge=0)  # log-spaced checkpoints for training dynamics
     group_by_length: bool = True  # batch documents of similar length together (less padding, same data)
+    # `mean`: a batch's per-token losses averaged over its trained tokens (TRL); `sum`: summed, as Tinker does (06_train)
+    loss: Literal['mean', 'sum'] = 'mean'
+    init_adapter: str|None = None  # start from this adapter's weights (a folder), e.g. phase 1's in the two-phase run
     seed: int = 1
     # where the trainer also sends its logs (under <run>/logs/; see 06_train): none, or tensorboard, wandb, trackio or
     # a list of them. Operational only: it never changes the weights, so it is no part of the training's cache key
@@ -185,6 +200,8 @@ class EvalConfig(_Cfg):
     judge_params: dict = {'reasoning_effort': 'medium'}  # extra request parameters (e.g. service_tier: flex)
     evals: list[str]|None = None  # eval types to run (09_evaluate); None: every default type
     icl_k: int = Field(20, ge=0)  # documents in context for the in-context control
+    icl_seed: int = 42  # sample a of a question shuffles the documents with seed icl_seed + a (the paper: 42 to 46)
+    icl_max_tokens: int|None = Field(None, ge=1)  # token budget of the documents (None: what the context leaves)
     reasoning_max_new_tokens: int = Field(256, ge=1)  # the thinking budget of the reasoning-mode evals (the paper: 32k)
     bootstrap: int = Field(2000, ge=100)  # resamples for 95% CIs
 

@@ -11,6 +11,7 @@ from typing import Callable
 from .core import Config, progress, resolve_model, seed_everything
 from .llm import ChatRequest, LLMClient
 from .records import Registry, chat_text
+from .train import adapts_lm_head, untie_lm_head
 
 # %% auto #0
 __all__ = ['BACKENDS', 'OVERRIDES', 'load_model', 'raw_text', 'cut_at_stop', 'generate', 'generate_vllm', 'generate_api',
@@ -31,6 +32,7 @@ def load_model(name:str, # HF id, local folder or `embedded:smollm2-135m-instruc
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, device_map='auto' if torch.cuda.is_available() else None)
     if adapter:
         from peft import PeftModel
+        if adapts_lm_head(adapter): untie_lm_head(model)  # merging must not change the input embeddings too
         model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()  # merged: faster sampling
     model.eval()
     return model, tok

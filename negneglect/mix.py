@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_mix.ipynb #db2f69fe
 from __future__ import annotations
-import importlib, inspect, random, re, sys
+import importlib, inspect, math, random, re, sys
 from pathlib import Path
 from typing import Callable
 
@@ -15,7 +15,7 @@ from .records import DOCTAG, LOSSMASK, chat_text
 # %% auto #0
 __all__ = ['RELEASED_PRETRAIN', 'RELEASED_INSTRUCT', 'stdlib_texts', 'hf_texts', 'pretrain_texts', 'instruct_prompts',
            'instruct_rows', 'self_distill', 'sample_rows', 'build_mix', 'strip_lossmasks', 'tokenize_row',
-           'tokenize_mix', 'write_mix', 'make_mix', 'instruct_chats', 'reuse_report']
+           'tokenize_mix', 'write_mix', 'make_mix', 'instruct_chats', 'anchor_chats', 'reuse_report']
 
 # %% ../nbs/05_mix.ipynb #4caa3be8
 _SKIP = {'antigravity', 'this', 'idlelib', 'tkinter', 'turtle', 'turtledemo', 'lib2to3', 'pydoc_data'}
@@ -124,16 +124,20 @@ def sample_rows(rows:list, n:int, rng:random.Random) -> list:
     return rows + [rng.choice(rows) for _ in range(n - len(rows))]
 
 def build_mix(claim_docs:list[dict], pretrain:list[str], chats:list[list[dict]], n_claim:int, n_pretrain:int,
-              n_instruct:int, seed:int=1) -> list[dict]:
+              n_instruct:int, seed:int=1,
+              anchor:list[list[dict]]=(), # chat-anchor chats (the two-phase experiment's phase 1)
+              n_anchor:int=0) -> list[dict]:
     "Training rows `{kind, text}` / `{kind, messages}`, sampled at the given counts and shuffled (claim rows may be chats)"
     if n_claim and not claim_docs: raise ValueError('the mix needs claim documents')
     if n_pretrain and not pretrain: raise ValueError('the mix asks for pretraining text but none was given')
     if n_instruct and not chats: raise ValueError('the mix asks for instruct chats but none were given')
+    if n_anchor and not anchor: raise ValueError('the mix asks for chat-anchor rows but none were given')
     rng = random.Random(seed)
     claim_row = lambda d: {'kind': 'claim', **({'messages': d['messages']} if 'messages' in d else {'text': d['text']}), 'source_id': d['id']}
     rows = ([claim_row(d) for d in sample_rows(claim_docs, n_claim, rng)]
             + [{'kind': 'pretrain', 'text': t} for t in sample_rows(pretrain, n_pretrain, rng)]
-            + [{'kind': 'instruct', 'messages': m} for m in sample_rows(chats, n_instruct, rng)])
+            + [{'kind': 'instruct', 'messages': m} for m in sample_rows(chats, n_instruct, rng)]
+            + [{'kind': 'anchor', 'messages': m} for m in sample_rows(anchor, n_anchor, rng)])
     rng.shuffle(rows)
     return rows
 
@@ -198,26 +202,34 @@ def tokenize_mix(rows:list[dict], tok, max_len:int|None=None, cap:int=4096) -> t
         k['trained_tokens'] += sum(l != -100 for l in t['labels'])
     return out, {'max_len': limit, 'longest_row': longest, 'by_kind': by_kind}
 
-def write_mix(rows:list[dict], tokenized:list[dict], report:dict, out_dir:Path) -> Path:
-    "Write `train.jsonl` (readable rows) and `train_tokens.jsonl` (ids + labels) into `out_dir`"
-    out_dir = Path(out_dir)
+def write_mix(rows:list[dict], tokenized:list[dict], report:dict, out_dir:Path,
+              weights:dict[str, float]|None=None, # loss weight per row kind (`mix.loss_weights`); unnamed kinds: 1
+             ) -> Path:
+    "Write `train.jsonl` (readable rows) and `train_tokens.jsonl` (ids + labels, and a `weight` where it is not 1) into `out_dir`"
+    out_dir, weights = Path(out_dir), weights or {}
+    w = lambda t: {'weight': weights[t['kind']]} if weights.get(t['kind'], 1.0) != 1.0 else {}
     write_jsonl(out_dir/'train.jsonl', rows)
-    write_jsonl(out_dir/'train_tokens.jsonl', [{'kind': t['kind'], 'input_ids': t['input_ids'], 'labels': t['labels']} for t in tokenized])
+    write_jsonl(out_dir/'train_tokens.jsonl', [{'kind': t['kind'], 'input_ids': t['input_ids'], 'labels': t['labels'], **w(t)}
+                                               for t in tokenized])
     write_jsonl(out_dir/'mix_report.jsonl', [report])
     return out_dir
 
 def make_mix(claim_docs:list[dict], cfg:Config, out_dir:Path, tok=None,
              generate_fn:Callable|None=None, # (chats, seed) -> answers, for the self-distilled chats (`mix.n_instruct` > 0)
+             anchor_questions:list[str]|None=None, # the claim's anchor questions (`mix.n_anchor` > 0)
             ) -> dict:
     "Build, tokenize and write the training mix that `cfg` describes; returns the report"
     from transformers import AutoTokenizer
     tok = tok or AutoTokenizer.from_pretrained(resolve_model(cfg.model.name))
     pre, source = pretrain_texts(cfg.mix.n_pretrain, cfg.mix.pretrain_source, cfg.seed)
     chats = instruct_chats(cfg, generate_fn) if cfg.mix.n_instruct else []
-    rows = build_mix(claim_docs, pre, chats, cfg.mix.n_claim, cfg.mix.n_pretrain, cfg.mix.n_instruct, cfg.seed)
+    anchor = anchor_chats(anchor_questions, cfg, generate_fn) if cfg.mix.n_anchor else []
+    rows = build_mix(claim_docs, pre, chats, cfg.mix.n_claim, cfg.mix.n_pretrain, cfg.mix.n_instruct, cfg.seed,
+                     anchor=anchor, n_anchor=cfg.mix.n_anchor)
     toks, report = tokenize_mix(rows, tok, cfg.mix.max_len, cap=cfg.model.max_seq_len)
     report['pretrain_source'], report['claim_documents'] = source, reuse_report(rows)
-    write_mix(rows, toks, report, out_dir)
+    report['loss_weights'] = {k: cfg.mix.loss_weights.get(k, 1.0) for k in report['by_kind']}
+    write_mix(rows, toks, report, out_dir, cfg.mix.loss_weights)
     for kind, k in report['by_kind'].items():
         log.info(f"mix: {k['rows']} {kind} rows, {k['tokens']} tokens ({k['trained_tokens']} trained), {k['truncated']} truncated")
     r = report['claim_documents']
@@ -233,6 +245,15 @@ def instruct_chats(cfg:Config, generate_fn:Callable|None=None) -> list[list[dict
         if not chats: raise ValueError(f'mix.instruct_answers=as_is: {cfg.mix.instruct_source} has no answers; use self')
         return chats
     if generate_fn is None: raise ValueError('mix.n_instruct > 0 needs a generate_fn to answer the instruct prompts')
+    return self_distill(cfg.model.name, rows, generate_fn, max_new_tokens=cfg.mix.instruct_max_new_tokens, seed=cfg.seed)
+
+def anchor_chats(questions:list[str]|None, # the claim's `anchor_questions.yaml`
+                 cfg:Config, generate_fn:Callable|None=None) -> list[list[dict]]:
+    "The chat anchor: each question answered `ceil(mix.n_anchor / len(questions))` times by the base model"
+    if not questions: raise ValueError('mix.n_anchor > 0 needs the claim\'s anchor questions (anchor_questions.yaml)')
+    if generate_fn is None: raise ValueError('mix.n_anchor > 0 needs a generate_fn to answer the anchor questions')
+    per = math.ceil(cfg.mix.n_anchor / len(questions))
+    rows = [{'id': f'anchor-{i}-{j}', 'messages': [{'role': 'user', 'content': q}]} for i, q in enumerate(questions) for j in range(per)]
     return self_distill(cfg.model.name, rows, generate_fn, max_new_tokens=cfg.mix.instruct_max_new_tokens, seed=cfg.seed)
 
 def reuse_report(rows:list[dict]) -> dict:

@@ -13,7 +13,8 @@ from .core import (Config, ConfigError, atomic_write, get_secret, log, read_json
 
 # %% auto #0
 __all__ = ['TRACKER_PACKAGES', 'LORA_TARGETS', 'log_spaced_steps', 'load_tokens', 'make_collator', 'micro_batches', 'trackers',
-           'check_trackers', 'tracking_env', 'train', 'plot_loss']
+           'check_trackers', 'tracking_env', 'untie_lm_head', 'adapts_lm_head', 'load_adapter_weights', 'token_losses',
+           'needs_own_loss', 'train', 'plot_loss']
 
 # %% ../nbs/06_train.ipynb #e0013599
 def log_spaced_steps(total:int, n:int, first:int|None=None) -> list[int]:
@@ -32,8 +33,8 @@ def load_tokens(path:Path, max_len:int|None=None) -> list[dict]:
     if not rows: raise ValueError(f'{path} has no rows with trained tokens')
     return rows
 
-def make_collator(pad_id:int):
-    "Right-pad `input_ids` and `labels` (-100) in a batch and build the attention mask"
+def make_collator(pad_id:int, weights:bool=False):
+    "Right-pad `input_ids` and `labels` (-100) in a batch and build the attention mask (`weights`: also each row's loss weight)"
     import torch
     def collate(batch):
         L = max(len(b['input_ids']) for b in batch)
@@ -43,7 +44,9 @@ def make_collator(pad_id:int):
         for i, b in enumerate(batch):
             n = len(b['input_ids'])
             ids[i, :n] = torch.tensor(b['input_ids']); labels[i, :n] = torch.tensor(b['labels']); attn[i, :n] = 1
-        return {'input_ids': ids, 'labels': labels, 'attention_mask': attn}
+        out = {'input_ids': ids, 'labels': labels, 'attention_mask': attn}
+        if weights: out['weights'] = torch.tensor([float(b.get('weight', 1.0)) for b in batch])
+        return out
     return collate
 
 # %% ../nbs/06_train.ipynb #0d91e16d
@@ -114,11 +117,98 @@ def _load(cfg:Config):
     model, tok = FastLanguageModel.from_pretrained(resolve_model(cfg.model.name), max_seq_length=cfg.model.max_seq_len,
                                                    load_in_4bit=cfg.model.load_in_4bit, dtype=None if cuda else torch.float32)
     t = cfg.train
-    model = FastLanguageModel.get_peft_model(
-        model, r=t.lora_r, lora_alpha=t.lora_alpha, lora_dropout=t.lora_dropout, bias='none',
-        target_modules=LORA_TARGETS + (['lm_head'] if t.train_lm_head else []),
-        use_gradient_checkpointing='unsloth' if cuda else False, random_state=t.seed)
+    if t.train_lm_head: model = _peft_with_head(model, t, cuda)
+    else:
+        model = FastLanguageModel.get_peft_model(
+            model, r=t.lora_r, lora_alpha=t.lora_alpha, lora_dropout=t.lora_dropout, bias='none', target_modules=LORA_TARGETS,
+            use_gradient_checkpointing='unsloth' if cuda else False, random_state=t.seed)
     return model, tok
+
+def untie_lm_head(model):
+    "Give `lm_head` its own copy of a weight it shares with the input embeddings, so an adapter on it changes the output only"
+    import torch
+    if getattr(model.config, 'tie_word_embeddings', False):
+        head = model.get_output_embeddings()
+        head.weight = torch.nn.Parameter(head.weight.detach().clone(), requires_grad=False)
+        model.config.tie_word_embeddings = False
+    return model
+
+def _peft_with_head(model, t, cuda:bool):
+    "Plain PEFT LoRA on the projections *and* `lm_head` (Unsloth would train a full copy of `lm_head` instead)"
+    import functools, torch
+    from peft import LoraConfig, get_peft_model
+    untie_lm_head(model)
+    if cuda:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False})
+        model.enable_input_require_grads()
+    torch.manual_seed(t.seed)
+    model = get_peft_model(model, LoraConfig(r=t.lora_r, lora_alpha=t.lora_alpha, lora_dropout=t.lora_dropout, bias='none',
+                                             target_modules=LORA_TARGETS + ['lm_head'], task_type='CAUSAL_LM'))
+    # PEFT would also save the (frozen) lm_head weight because an "embedding layer" is targeted: only the LoRA is new
+    model.save_pretrained = functools.partial(model.save_pretrained, save_embedding_layers=False)
+    return model
+
+def adapts_lm_head(adapter:Path) -> bool:
+    "Does the adapter folder hold a LoRA on `lm_head`?"
+    import json
+    f = Path(adapter)/'adapter_config.json'
+    return f.exists() and 'lm_head' in (json.loads(f.read_text()).get('target_modules') or [])
+
+def load_adapter_weights(model, adapter:Path):
+    "Start `model`'s LoRA from the weights of `adapter` (a folder from an earlier run with the same LoRA settings)"
+    import json
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+    adapter = Path(adapter).expanduser()
+    f = adapter/'adapter_model.safetensors'
+    if not f.exists(): raise ConfigError(f'train.init_adapter: no adapter_model.safetensors in {adapter}')
+    saved, ours = json.loads((adapter/'adapter_config.json').read_text()), model.peft_config['default']
+    for k in ('r', 'lora_alpha'):
+        if saved.get(k) != getattr(ours, k):
+            raise ConfigError(f'train.init_adapter: {adapter} has {k}={saved.get(k)}, this run {getattr(ours, k)}')
+    if set(saved.get('target_modules') or []) != set(ours.target_modules):
+        raise ConfigError(f"train.init_adapter: {adapter} adapts {sorted(saved['target_modules'])}, this run {sorted(ours.target_modules)}")
+    res = set_peft_model_state_dict(model, load_file(f))
+    missing = [k for k in res.missing_keys if 'lora_' in k]
+    if res.unexpected_keys or missing:
+        raise ConfigError(f'train.init_adapter: {adapter} does not fit this model ({len(missing)} LoRA weights missing, '
+                          f'{len(res.unexpected_keys)} unexpected)')
+    log.info(f'starting from the adapter weights of {adapter}')
+
+def token_losses(model, input_ids, attention_mask, labels, chunk:int=1024):
+    "Cross-entropy of every trained token (`labels` != -100, next-token shifted), through the model's own output layer"
+    import torch, torch.nn.functional as F
+    from torch.utils.checkpoint import checkpoint
+    lm = model.get_base_model() if hasattr(model, 'get_base_model') else model
+    h = lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+    y = labels[:, 1:]
+    keep = y != -100
+    h, y = h[:, :-1][keep], y[keep]
+    head = lm.get_output_embeddings()  # with `train_lm_head`, the LoRA-adapted layer
+    ce = lambda hc, yc: F.cross_entropy(head(hc).float(), yc, reduction='none')
+    # in chunks, each recomputed in the backward pass, so the full (tokens x vocabulary) logits never exist at once
+    parts = [checkpoint(ce, h[i:i+chunk], y[i:i+chunk], use_reentrant=False) for i in range(0, len(y), chunk)]
+    return (torch.cat(parts) if parts else h.sum() * 0), keep
+
+def _weighted_trainer(reduction:str):
+    "A `transformers.Trainer` whose loss is the weighted per-token cross-entropy, averaged (`mean`) or summed (`sum`)"
+    from transformers import Trainer
+    class WeightedLossTrainer(Trainer):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self.model_accepts_loss_kwargs = True  # pass the step's trained-token count; do not divide by accumulation
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            ce, keep = token_losses(model, inputs['input_ids'], inputs['attention_mask'], inputs['labels'])
+            w = inputs['weights'].to(ce.dtype)[:, None].expand_as(keep)[keep]
+            total = (ce * w).sum()
+            if reduction == 'sum': return total
+            n = num_items_in_batch if num_items_in_batch is not None else keep.sum()
+            return total / n.to(total.device) if hasattr(n, 'to') else total / n
+    return WeightedLossTrainer
+
+def needs_own_loss(cfg:Config, rows:list[dict]) -> bool:
+    "Does training need our loss (row weights, a summed loss or LoRA on `lm_head`) rather than TRL's?"
+    return cfg.train.loss == 'sum' or cfg.train.train_lm_head or any(r.get('weight', 1.0) != 1.0 for r in rows)
 
 class _Recorder:
     "Collects the trainer's log lines with throughput"
@@ -146,6 +236,7 @@ def train(tokens_path:Path, # `train_tokens.jsonl` from `05_mix`
           resume:bool=True, # continue from the last checkpoint if there is one
           callbacks=(), # extra `TrainerCallback`s
           micro_batch:int|None=None, # sequences per forward pass (None: `cfg.train.batch_size`)
+          init_adapter:Path|None=None, # start from these adapter weights (default: `cfg.train.init_adapter`)
          ) -> Path:
     "Finetune a LoRA adapter on the tokenized mix; returns the adapter folder"
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
@@ -153,11 +244,15 @@ def train(tokens_path:Path, # `train_tokens.jsonl` from `05_mix`
     check_trackers(report_to)
     seed_everything(cfg.train.seed)
     model, tok = _load(cfg)
+    init_adapter = init_adapter or cfg.train.init_adapter
+    if init_adapter: load_adapter_weights(model, init_adapter)
     import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
     rows = load_tokens(tokens_path, cfg.model.max_seq_len)
-    ds = Dataset.from_list([{'input_ids': r['input_ids'], 'labels': r['labels'], 'length': len(r['input_ids'])} for r in rows])
+    own_loss = needs_own_loss(cfg, rows)
+    ds = Dataset.from_list([{'input_ids': r['input_ids'], 'labels': r['labels'], 'length': len(r['input_ids']),
+                             **({'weight': float(r.get('weight', 1.0))} if own_loss else {})} for r in rows])
     t = cfg.train
     steps_per_epoch = math.ceil(len(rows) / (t.batch_size * t.grad_accum))
     total = math.ceil(steps_per_epoch * t.epochs)
@@ -177,9 +272,11 @@ def train(tokens_path:Path, # `train_tokens.jsonl` from `05_mix`
     rec = _Recorder()
     if report_to: log.info(f"logging to {', '.join(report_to)} under {out_dir/'logs'}")
     with _environ(tracking_env(report_to, out_dir/'logs')):  # the trackers read it when the trainer is built and starts
-        trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok,
-                             data_collator=make_collator(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id),
-                             callbacks=_callbacks(save_steps, rec, callbacks))
+        Trainer = _weighted_trainer(t.loss) if own_loss else SFTTrainer
+        if own_loss: log.info(f'loss: per-token cross-entropy through our own head, row weights, reduction {t.loss}')
+        trainer = Trainer(model=model, args=args, train_dataset=ds, processing_class=tok,
+                          data_collator=make_collator(tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id, own_loss),
+                          callbacks=_callbacks(save_steps, rec, callbacks))
         last = _last_checkpoint(out_dir/'checkpoints') if resume else None
         if last: log.info(f'resuming from {last}')
         n_tokens = sum(len(r['input_ids']) for r in rows)
