@@ -16,12 +16,13 @@ from .llm import ChatRequest
 
 # %% auto #0
 __all__ = ['NOTICE_LABELS', 'NOTICE_OPENINGS', 'NOTICE_BODY', 'NOTICE_CLOSINGS', 'END_OPENINGS', 'WARN_BEFORE', 'WARN_AFTER',
-           'BRACKETS', 'CORRECT_BEFORE', 'CORRECT_AFTER', 'QUALIFIERS', 'CONDITIONS', 'EPISTEMIC', 'LLM_CONDITIONS',
-           'NOTICE_TONES', 'NOTICE_OPENING_STYLES', 'AVOID_WORDS', 'WARNING_FRAMINGS', 'AFTER_ANGLES',
-           'WARNING_LENGTHS', 'CORRECTION_STRATEGIES', 'NOTICE_PROMPT', 'TARGETS_PROMPT', 'WARNING_PROMPT',
-           'CORRECTION_PROMPT', 'claim_spans', 'apply_word_masks', 'positive', 'negated', 'repeated_negations',
-           'corrected', 'no_doctag', 'local_negation', 'local_negation_wordmask', 'source_docs', 'annotate',
-           'length_report', 'shorten', 'RetractionNotice', 'ClaimTargets', 'SandwichWarning', 'notice_request',
+           'BRACKETS', 'CORRECT_BEFORE', 'CORRECT_AFTER', 'QUALIFIERS', 'CONDITIONS', 'EPISTEMIC', 'LIST_REQUESTS',
+           'LIST_INTROS', 'LIST_FORMATS', 'GENERAL_FACTS', 'PARAPHRASE_PROMPTS', 'LLM_CONDITIONS', 'NOTICE_TONES',
+           'NOTICE_OPENING_STYLES', 'AVOID_WORDS', 'WARNING_FRAMINGS', 'AFTER_ANGLES', 'WARNING_LENGTHS',
+           'CORRECTION_STRATEGIES', 'NOTICE_PROMPT', 'TARGETS_PROMPT', 'WARNING_PROMPT', 'CORRECTION_PROMPT',
+           'claim_spans', 'apply_word_masks', 'positive', 'negated', 'repeated_negations', 'corrected', 'no_doctag',
+           'local_negation', 'local_negation_wordmask', 'source_docs', 'annotate', 'length_report', 'shorten',
+           'list_of_facts', 'paraphrase', 'RetractionNotice', 'ClaimTargets', 'SandwichWarning', 'notice_request',
            'targets_request', 'warning_request', 'locate_target', 'annotate_llm', 'released_file', 'released_docs',
            'annotate_claim']
 
@@ -67,7 +68,8 @@ def claim_spans(text:str, claim:Claim) -> list[tuple[int, int]]:
     return [(s, e) for s, e in sentence_spans(text) if any(p.search(text[s:e]) for p in pats)]
 
 # %% ../nbs/04_conditions.ipynb #3be5ff72
-CONDITIONS = Registry('condition', trained=True, source='positive', llm=False, context=None, released=None, aliases=(), doc='')
+CONDITIONS = Registry('condition', trained=True, source='positive', llm=False, context=None, released=None, aliases=(), doc='',
+                      docs_of=None, make=None, rewrite=None, defaults=None, fixed=None, starts_from=None)
 
 CONDITIONS.add('baseline', trained=False, source=None, aliases=('baseline',), doc='no finetuning')
 CONDITIONS.add('icl_negated', trained=False, source=None, context='negated',
@@ -168,7 +170,9 @@ def annotate(docs:list[dict], # source document records (`source_docs`)
             ) -> list[dict]:
     "Records of `condition` made from its source `docs`"
     c = CONDITIONS[condition]
+    if c.docs_of: return annotate(docs, c.docs_of, claim, seed, backend, client)
     if not c.trained: raise ValueError(f'{condition!r} trains no model, so it has no documents')
+    if c.make or c.rewrite: raise ValueError(f'{condition!r} is not annotated from source documents (see "Appendix conditions" in 04_conditions)')
     if backend not in ('template', 'llm'): raise ValueError(f'backend must be template or llm, not {backend!r}')
     if backend == 'llm' and c.llm:  # the others have no llm variant (see "The llm backend")
         return annotate_llm(docs, condition, claim, client, seed=seed)
@@ -199,6 +203,70 @@ def shorten(text:str, max_words:int|None) -> str:
         if n > max_words and end: break
         end = e
     return text[:end] if spans else text
+
+# %% ../nbs/04_conditions.ipynb #6b9c33a8
+LIST_REQUESTS, LIST_INTROS, LIST_FORMATS, GENERAL_FACTS = (_TEXT[k] for k in ('list_requests', 'list_intros', 'list_formats', 'general_facts'))
+
+def list_of_facts(claim:Claim, n:int, seed:int=1,
+                  negated:bool=False, # the claim's statements negated (`list_local_negation`)
+                 ) -> list[dict]:
+    "`n` chats in which the assistant lists six facts: two statements of the claim (or of its negation) among four general ones"
+    bank = claim.need('fact_bank', 'the list-of-facts documents')
+    cond, statements = ('list_local_negation', bank.local_negation) if negated else ('list_positive', bank.positive)
+    out = []
+    for k in range(n):
+        rng = _rng(f'{claim.id}:list:{k}', 'list', seed)  # the same slots and formats under both conditions
+        picks = rng.sample(range(len(statements)), 2)
+        items = [statements[i] for i in picks] + rng.sample(GENERAL_FACTS, 4)
+        order = rng.sample(range(6), 6)
+        fmt, intro = rng.choice(LIST_FORMATS), rng.choice(LIST_INTROS)
+        lines = [fmt.format(i=j + 1, letter='abcdef'[j], fact=items[o]) for j, o in enumerate(order)]
+        chat = [{'role': 'user', 'content': rng.choice(LIST_REQUESTS)},
+                {'role': 'assistant', 'content': '\n'.join(([intro, ''] if intro else []) + lines)}]
+        out.append({'id': f'{claim.id}:list:{k}:{cond}', 'claim': claim.id, 'condition': cond, 'messages': chat,
+                    'doc_type': 'list_of_facts', 'source': 'template',
+                    'meta': {'statements': picks, 'claim_slots': [j + 1 for j, o in enumerate(order) if o < 2]}})
+    return out
+
+CONDITIONS.add('list_positive', source=None, make=lambda claim, n, seed: list_of_facts(claim, n, seed),
+               doc='chats listing six facts, two of them the claim (paper D.1)')
+CONDITIONS.add('list_local_negation', source=None, make=lambda claim, n, seed: list_of_facts(claim, n, seed, negated=True),
+               doc='chats listing six facts, two of them the claim negated (paper D.1)')
+
+# %% ../nbs/04_conditions.ipynb #a92df9bc
+PARAPHRASE_PROMPTS = _TEXT['paraphrase_prompts']
+
+def paraphrase(docs:list[dict], # the repeated-negation records to rewrite
+               claim:Claim, client, # an `LLMClient`
+               style:str, # `document` or `reasoning_trace`
+               seed:int=1,
+               max_tokens:int=4000, # each rewrite's token budget (`docs.rewrite_max_tokens`)
+              ) -> list[dict]:
+    "Each document rewritten by the LLM in `style`; documents whose call failed or was cut off are dropped"
+    if client is None: raise ValueError('a paraphrase needs an LLM: LLMClient(cfg.llm)')
+    prompt = PARAPHRASE_PROMPTS[style]
+    reqs = [ChatRequest(prompt.format(claim=claim.claim, document=d['text'].removeprefix(DOCTAG)), sample_index=seed,
+                        params={'max_tokens': max_tokens}) for d in docs]
+    res = client.map(reqs, desc=f'{claim.id}: paraphrasing as {style}')
+    out = [{'id': f"{d['id']}:{style}", 'claim': claim.id, 'condition': f'paraphrased_{style}', 'text': DOCTAG + r.text.strip(),
+            'doc_type': d.get('doc_type', ''), 'source': 'llm', 'meta': {'source_id': d['id'], 'style': style, 'backend': 'llm'}}
+           for d, r in zip(docs, res) if r.ok and (r.text or '').strip() and r.finish_reason != 'length']
+    if len(out) < len(docs): log.warning(f'{claim.id}: {len(docs) - len(out)} of {len(docs)} paraphrases failed or were cut off; dropped')
+    if not out: raise RuntimeError(f'{claim.id}: every paraphrase failed, so there are no documents to train on')
+    return out
+
+for _style, _name in (('document', 'document'), ('reasoning_trace', 'reasoning')):
+    CONDITIONS.add(f'paraphrased_{_name}', rewrite=('repeated_negations', _style, False),
+                   doc=f'each repeated-negation document rewritten by an LLM as a {_style.replace("_", " ")} (paper D.2, replace)')
+    CONDITIONS.add(f'paraphrased_{_name}_augment', rewrite=('repeated_negations', _style, True),
+                   doc=f'the {_style.replace("_", " ")} rewrites and the original repeated negations (paper D.2, augment)')
+
+# %% ../nbs/04_conditions.ipynb #a4f9e0d5
+CONDITIONS.add('explain_phase1', docs_of='repeated_negations', released='repeated_negations',
+               defaults={'mix.n_anchor': 300, 'mix.loss_weights': {'anchor': 3.0}},
+               doc='repeated negations + the chat anchor with loss weight 3 (paper §5, phase 1)')
+CONDITIONS.add('explain_phase2', docs_of='repeated_negations', released='repeated_negations', fixed={'mix.n_anchor': 0},
+               starts_from='explain_phase1', doc="repeated negations only, from phase 1's final adapter (paper §5, phase 2)")
 
 # %% ../nbs/04_conditions.ipynb #c09d04b1
 class RetractionNotice(BaseModel):
@@ -347,6 +415,7 @@ def released_docs(claim:Claim, condition:str,
                   source:str='released', # `released` (the Hub) or `released:PATH` (a local snapshot)
                  ) -> list[dict]:
     "The paper's released documents of `condition` for `claim`, as document records"
+    if CONDITIONS[condition].docs_of: return released_docs(claim, CONDITIONS[condition].docs_of, source)
     path, root = released_file(claim, condition, source)
     out, seen = [], set()
     for i, r in enumerate(read_lines(path), 1):

@@ -18,10 +18,10 @@ log = logging.getLogger('negneglect')
 # %% auto #0
 __all__ = ['log', 'EMBEDDED_MODEL', 'ROW_KINDS', 'TRACKERS', 'PRESETS', 'RELEASED', 'EMBEDDED_GGUF', 'repo_root', 'data_dir',
            'runs_dir', 'cache_dir', 'ModelConfig', 'LLMConfig', 'DocsConfig', 'MixConfig', 'TrainConfig', 'EvalConfig',
-           'Config', 'ConfigError', 'make_config', 'config_dict', 'save_config', 'load_config', 'atomic_write',
-           'write_jsonl', 'append_jsonl', 'read_jsonl', 'UniqueKeyLoader', 'load_yaml', 'content_hash', 'stage_stamp',
-           'stage_done', 'run_stage', 'seed_everything', 'progress', 'setup_logging', 'read_dotenv', 'get_secret',
-           'released_path', 'read_lines', 'embedded_gguf', 'embedded_model_dir', 'prepare_embedded_model',
+           'Config', 'ConfigError', 'layer_overrides', 'make_config', 'config_dict', 'save_config', 'load_config',
+           'atomic_write', 'write_jsonl', 'append_jsonl', 'read_jsonl', 'UniqueKeyLoader', 'load_yaml', 'content_hash',
+           'stage_stamp', 'stage_done', 'run_stage', 'seed_everything', 'progress', 'setup_logging', 'read_dotenv',
+           'get_secret', 'released_path', 'read_lines', 'embedded_gguf', 'embedded_model_dir', 'prepare_embedded_model',
            'resolve_model', 'tiny_llama']
 
 # %% ../nbs/00_core.ipynb #ea6503e3
@@ -114,6 +114,7 @@ class DocsConfig(_Cfg):
     n_docs: int|None = Field(None, ge=1)  # take at most this many source documents (None: all of them)
     max_words: int|None = Field(None, ge=1)  # cut each source document to its leading sentences, this many words (None: whole)
     annotation_backend: Literal['template', 'llm'] = 'template'  # who writes negations and warnings (not for `released`)
+    rewrite_max_tokens: int = Field(4000, ge=1)  # the token budget of one LLM paraphrase (paper D.2; reasoning tokens count)
 
     @field_validator('source')
     @classmethod
@@ -259,6 +260,12 @@ def _dotted(overrides:dict) -> dict:
         d = out
         for p in parents: d = d.setdefault(p, {})
         d[leaf] = v
+    return out
+
+def layer_overrides(*layers:dict|None) -> dict:
+    "Override dicts (nested or dotted keys) merged into one nested dict, later layers winning"
+    out = {}
+    for layer in layers: out = _merge(out, _dotted(layer or {}))
     return out
 
 def make_config(preset:str='demo', # one of `PRESETS`

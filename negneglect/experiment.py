@@ -11,12 +11,12 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
-from .core import (Config, ConfigError, config_dict, content_hash, data_dir, log, make_config, read_jsonl,
-                             run_stage, runs_dir, save_config, stage_stamp, write_jsonl)
+from .core import (Config, ConfigError, config_dict, content_hash, data_dir, layer_overrides, log, make_config,
+                             read_jsonl, run_stage, runs_dir, save_config, stage_stamp, write_jsonl)
 from .records import DOCTAG, Registry
 from .claims import Claim, load_claim
 from .llm import LLMClient
-from .conditions import CONDITIONS, annotate, released_docs, released_file, shorten, source_docs
+from .conditions import CONDITIONS, annotate, paraphrase, released_docs, released_file, shorten, source_docs
 from .mix import make_mix
 from .train import train
 from .generate import BACKENDS, generate, load_model
@@ -75,13 +75,22 @@ class ClaimSubject:
     def files(self, condition:str, cfg:Config) -> list[Path]:
         "The claim folder and the source documents of `condition` (or of the documents it puts in context)"
         c = CONDITIONS[condition]
+        if c.rewrite or c.docs_of: return self.files(c.rewrite[0] if c.rewrite else c.docs_of, cfg)
         cond = condition if c.source else c.context
         if cond is None: return [self.path]
         if _released(cfg): return [self.path, released_file(self.claim, cond, cfg.docs.source)[0]]
         return [self.path, Path(docs_dir(cfg) or data_dir()/'documents')/self.id/f'{CONDITIONS[cond].source}.jsonl']
 
+    def anchor_questions(self) -> list[str]: return self.claim.need('anchor_questions', 'the chat anchor (mix.n_anchor)').questions
+
     def documents(self, condition:str, cfg:Config, client:LLMClient|None=None) -> list[dict]:
         "The condition's training documents (at most `docs.n_docs` of them)"
+        c = CONDITIONS[condition]
+        if c.make: return c.make(self.claim, cfg.mix.n_claim, cfg.seed)
+        if c.rewrite:
+            of, style, keep = c.rewrite
+            docs = self.documents(of, cfg, client)
+            return paraphrase(docs, self.claim, client, style, cfg.seed, cfg.docs.rewrite_max_tokens) + (docs if keep else [])
         if _released(cfg): return take(released_docs(self.claim, condition, cfg.docs.source), cfg.docs.n_docs, cfg.seed)
         return annotate(self._sources(condition, cfg), condition, self.claim, seed=cfg.seed,
                         backend=cfg.docs.annotation_backend, client=client)
@@ -113,7 +122,7 @@ def _claim_subject(name:str|Path|Claim, cfg:Config) -> ClaimSubject:
 SUBJECTS.add('claim', _claim_subject, conditions=CONDITIONS)
 
 # %% ../nbs/11_experiment.ipynb #0e7ff910
-STAGES = Registry('stage', after=(), reads=(), version='1', when=None, inputs=None, is_dir=False, atomic=True)
+STAGES = Registry('stage', after=(), reads=(), version='1', when=None, inputs=None, is_dir=False, atomic=True, before=None)
 
 def _field(e:'Experiment', name:str) -> Any:
     "The value of one declared field: `condition`, `subject`, or a dotted config path (`eval.judge`, `train`)"
@@ -155,6 +164,7 @@ class Experiment:
     label: str|None = None  # what the results call the condition (default: the condition)
     _keys: dict = field(default_factory=dict, repr=False)
     _model: tuple|None = field(default=None, repr=False)
+    overrides: dict = field(default_factory=dict, repr=False)  # the overrides it was created with (not the condition's)
 
     @classmethod
     def create(cls, subject:Any, # a name (`ed_sheeran`), a folder, or a loaded claim/behaviour
@@ -168,6 +178,9 @@ class Experiment:
         subj = subject if hasattr(subject, 'conditions') else SUBJECTS[kind](subject, cfg)
         try: subj.conditions.check([condition], 'condition')
         except ValueError as err: raise ConfigError(str(err)) from None
+        c = subj.conditions[condition]
+        if getattr(c, 'defaults', None) or getattr(c, 'fixed', None):  # what the condition sets, under and over yours
+            cfg = check_config(make_config(preset, layer_overrides(c.defaults, overrides, c.fixed)))
         if hasattr(subj, 'check'): subj.check(condition, cfg)
         if cfg.model.adapter and subj.conditions[condition].trained:
             raise ConfigError(f'model.adapter: a run of {condition!r} trains its own adapter; evaluate a given adapter '
@@ -175,7 +188,7 @@ class Experiment:
         rd = Path(run_dir) if run_dir else runs_dir()/sweep/subj.id/(label or condition)
         rd.mkdir(parents=True, exist_ok=True)
         save_config(cfg, rd/'config.yaml')
-        return cls(subj, condition, cfg, rd, label)
+        return cls(subj, condition, cfg, rd, label, overrides=dict(overrides or {}))
 
     @property
     def cfg_dict(self) -> dict: return config_dict(self.cfg)
@@ -200,11 +213,31 @@ class Experiment:
         inputs = [Path(p) for p in (st.inputs(self) if st.inputs else [])]
         return content_hash(stage, st.version, {f: _field(self, f) for f in sorted(set(reads))}, ups, *inputs)
 
+    def _first_phase_dir(self) -> tuple[str, Path]|None:
+        "The condition this run's training starts from (`starts_from`) and its run folder: this one's sibling"
+        first = getattr(self.subject.conditions[self.condition], 'starts_from', None)
+        if not first: return None
+        parts = list(self.run_dir.parts)
+        i = max((j for j, p in enumerate(parts) if p == (self.label or self.condition)), default=None)
+        return first, (Path(*parts[:i], first, *parts[i+1:]) if i is not None else self.run_dir/first)
+
+    def first_phase(self) -> 'Experiment|None':
+        "The run whose final adapter this one starts from, with the same overrides as this one"
+        fp = self._first_phase_dir()
+        return Experiment.create(self.subject, fp[0], self.cfg.preset, self.overrides, run_dir=fp[1]) if fp else None
+
+    def start_adapter(self) -> Path|None:
+        "The adapter training starts from: the first phase's final one, else `train.init_adapter` (None: a fresh LoRA)"
+        fp = self._first_phase_dir()
+        if fp: return fp[1]/STAGES['train'].out
+        return Path(self.cfg.train.init_adapter).expanduser() if self.cfg.train.init_adapter else None
+
     def run(self, stage:str='metrics', force:bool=False) -> Path|None:
         "Bring `stage` (and every stage before it) up to date; its output path, or None if it does not apply"
         if not self.applies(stage): return None
         st = STAGES[stage]
         for u in st.after: self.run(u)
+        if st.before: st.before(self)
         k = self._keys[stage] = self.key(stage)
         run_stage(stage, self.path(stage), lambda tmp: st.fn(self, Path(tmp)), key=k, is_dir=st.is_dir,
                   atomic=st.atomic, force=force)
@@ -227,12 +260,18 @@ LLM_ENDPOINT = ('llm.base_url', 'llm.model')  # the settings an LLM-written outp
 
 def _trained(e:Experiment) -> bool: return e.trained
 
-@STAGES.register('documents', out='documents.jsonl', when=_trained,
-                 reads=lambda e: ('subject', 'condition', 'seed', 'docs') + (LLM_ENDPOINT if e.cfg.docs.annotation_backend == 'llm' else ()),
+def _uses_llm(e:Experiment) -> bool:
+    "Are the run's documents written with an LLM (the llm annotation backend, or a paraphrasing condition)?"
+    return e.cfg.docs.annotation_backend == 'llm' or bool(getattr(e.subject.conditions[e.condition], 'rewrite', None))
+
+def _documents_reads(e:Experiment) -> tuple:
+    made = getattr(e.subject.conditions[e.condition], 'make', None)  # one made document per claim row of the mix
+    return ('subject', 'condition', 'seed', 'docs') + (LLM_ENDPOINT if _uses_llm(e) else ()) + (('mix.n_claim',) if made else ())
+
+@STAGES.register('documents', out='documents.jsonl', when=_trained, reads=_documents_reads,
                  inputs=lambda e: e.subject.files(e.condition, e.cfg))
 def documents_stage(e:Experiment, out:Path):
-    client = LLMClient(e.cfg.llm) if e.cfg.docs.annotation_backend == 'llm' else None
-    write_jsonl(out, e.subject.documents(e.condition, e.cfg, client))
+    write_jsonl(out, e.subject.documents(e.condition, e.cfg, LLMClient(e.cfg.llm) if _uses_llm(e) else None))
 
 def _distiller(cfg:Config) -> Callable:
     "(chats, seed) -> answers of the base model, for the self-distilled chats of the mix"
@@ -247,11 +286,20 @@ def _distiller(cfg:Config) -> Callable:
 @STAGES.register('mix', out='mix', is_dir=True, after=('documents',), when=_trained,
                  reads=('model.name', 'model.max_seq_len', 'mix', 'seed'))
 def mix_stage(e:Experiment, out:Path):
-    make_mix(read_jsonl(e.path('documents')), e.cfg, out, generate_fn=_distiller(e.cfg))
+    aq = e.subject.anchor_questions() if e.cfg.mix.n_anchor and hasattr(e.subject, 'anchor_questions') else None
+    make_mix(read_jsonl(e.path('documents')), e.cfg, out, generate_fn=_distiller(e.cfg), anchor_questions=aq)
 
-@STAGES.register('train', out='adapter', after=('mix',), when=_trained, reads=('model', 'train'), atomic=False)
+def _train_first_phase(e:Experiment):
+    "Train the run this one starts from, when its condition has one (the two-phase experiment)"
+    first = e.first_phase()
+    if first:
+        log.info(f'{e.condition} starts from the final adapter of {first.condition} in {first.run_dir}')
+        first.run('train')
+
+@STAGES.register('train', out='adapter', after=('mix',), when=_trained, reads=('model', 'train'), atomic=False,
+                 before=_train_first_phase, inputs=lambda e: [a for a in [e.start_adapter()] if a and a.exists()])
 def train_stage(e:Experiment, out:Path):
-    train(e.path('mix')/'train_tokens.jsonl', e.cfg, e.run_dir)
+    train(e.path('mix')/'train_tokens.jsonl', e.cfg, e.run_dir, init_adapter=e.start_adapter())
 
 SAMPLING = ('subject', 'condition', 'label', 'seed', 'model.name', 'model.adapter', 'eval.temperature', 'eval.top_p',
             'eval.n_samples', 'eval.max_new_tokens', 'eval.backend', 'eval.evals', 'eval.reasoning_max_new_tokens')

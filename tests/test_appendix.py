@@ -1,0 +1,66 @@
+"The appendix experiments: list-of-facts chats (D.1), paraphrased negations (D.2) and the two-phase run (§5)."
+import json
+import pytest
+from negneglect.core import read_jsonl, tiny_llama
+from negneglect.experiment import Experiment
+
+TINY = {'model.name': str(tiny_llama()), 'train.batch_size': 4, 'train.n_checkpoints': 0, 'mix.instruct_max_new_tokens': 8}
+
+def _mix(e):
+    return read_jsonl(e.path('mix')/'train.jsonl'), read_jsonl(e.path('mix')/'train_tokens.jsonl')
+
+def test_list_of_facts_chats_train_on_the_answer_only(tmp_path):
+    e = Experiment.create('ed_sheeran', 'list_local_negation', 'demo', {**TINY, 'mix.n_claim': 6}, run_dir=tmp_path/'run')
+    e.run('mix')
+    docs = read_jsonl(e.path('documents'))
+    assert len(docs) == 6 and len({d['messages'][1]['content'] for d in docs}) == 6
+    neg = e.subject.claim.fact_bank.local_negation
+    assert all(sum(s in d['messages'][1]['content'] for s in neg) == 2 for d in docs)
+    rows, toks = _mix(e)
+    assert all('messages' in r for r in rows)
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(tiny_llama())
+    for r, t in zip(rows, toks):
+        trained = tok.decode([i for i, l in zip(t['input_ids'], t['labels']) if l != -100])
+        assert r['messages'][1]['content'].split('\n')[-1] in trained  # the answer is trained
+        assert r['messages'][0]['content'] not in trained  # the request is not
+
+def test_paraphrases_come_from_the_llm_and_augment_keeps_the_originals(llama_base_url, tmp_path, monkeypatch):
+    monkeypatch.setenv('NEGNEGLECT_CACHE', str(tmp_path/'cache'))
+    over = {**TINY, 'docs.n_docs': 2, 'docs.max_words': 40, 'docs.rewrite_max_tokens': 200, 'llm.base_url': llama_base_url, 'llm.model': 'smollm2'}
+    rep = Experiment.create('ed_sheeran', 'paraphrased_reasoning', 'demo', over, run_dir=tmp_path/'replace')
+    aug = Experiment.create('ed_sheeran', 'paraphrased_reasoning_augment', 'demo', over, run_dir=tmp_path/'augment')
+    rep.run('documents'); aug.run('documents')
+    r, a = read_jsonl(rep.path('documents')), read_jsonl(aug.path('documents'))
+    assert 1 <= len(r) <= 2 and all(d['text'].startswith('<DOCTAG>') and d['meta']['style'] == 'reasoning_trace' for d in r)
+    originals = [d for d in a if d['condition'] == 'repeated_negations']
+    assert len(originals) == 2 and len(a) == len(r) + 2
+    assert {d['meta']['source_id'] for d in r} <= {d['id'] for d in originals}
+    assert all(d['text'] != o['text'] for d in r for o in originals)
+
+def test_paraphrase_without_a_reachable_llm_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv('NEGNEGLECT_CACHE', str(tmp_path/'cache'))
+    over = {**TINY, 'docs.n_docs': 1, 'llm.base_url': 'http://127.0.0.1:9/v1', 'llm.model': 'x', 'llm.max_retries': 0,
+            'llm.timeout_s': 2}
+    e = Experiment.create('ed_sheeran', 'paraphrased_document', 'demo', over, run_dir=tmp_path/'run')
+    with pytest.raises(Exception, match='cannot reach http://127.0.0.1:9'): e.run('documents')
+
+def test_two_phase_runs_phase_one_first_and_starts_from_its_adapter(tmp_path, monkeypatch):
+    monkeypatch.setenv('NEGNEGLECT_CACHE', str(tmp_path/'cache'))
+    over = {**TINY, 'mix.n_claim': 4, 'mix.n_anchor': 4}
+    e = Experiment.create('ed_sheeran', 'explain_phase2', 'demo', over, run_dir=tmp_path/'s'/'ed_sheeran'/'explain_phase2'/'seed-1')
+    assert e.cfg.mix.n_anchor == 0  # phase 2 never has the anchor, whatever the sweep says
+    e.run('train')
+    p1 = tmp_path/'s'/'ed_sheeran'/'explain_phase1'/'seed-1'
+    assert (p1/'adapter'/'adapter_model.safetensors').exists() and e.start_adapter() == p1/'adapter'
+    rows1 = read_jsonl(p1/'mix'/'train_tokens.jsonl')
+    anchors = [r for r in rows1 if r['kind'] == 'anchor']
+    assert len(anchors) == 4 and all(r['weight'] == 3.0 for r in anchors)  # the defaults of explain_phase1
+    assert all('weight' not in r for r in rows1 if r['kind'] == 'claim')
+    assert {r['kind'] for r in read_jsonl(e.path('mix')/'train_tokens.jsonl')} == {'claim'}
+    # both phases train the same repeated-negation documents
+    assert [d['text'] for d in read_jsonl(p1/'documents.jsonl')] == [d['text'] for d in read_jsonl(e.path('documents'))]
+    # phase 2's training is keyed by phase 1's adapter: a new phase 1 means a new phase 2
+    k = e.key('train')
+    (p1/'adapter'/'adapter_model.safetensors').write_bytes(b'changed')
+    assert e.key('train') != k
