@@ -204,6 +204,7 @@ class EvalConfig(_Cfg):
     icl_seed: int = 42  # sample a of a question shuffles the documents with seed icl_seed + a (the paper: 42 to 46)
     icl_max_tokens: int|None = Field(None, ge=1)  # token budget of the documents (None: what the context leaves)
     reasoning_max_new_tokens: int = Field(256, ge=1)  # the thinking budget of the reasoning-mode evals (the paper: 32k)
+    dynamics_evals: list[str]|None = None  # eval types sampled and judged at every checkpoint (paper B.6; None: none)
     bootstrap: int = Field(2000, ge=100)  # resamples for 95% CIs
 
 class Config(_Cfg):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_evaluate.ipynb #293043d2
 from __future__ import annotations
-import math
+import math, random
 from pathlib import Path
 
 from .core import Config, log
@@ -17,9 +17,10 @@ from .records import MCQ_SYSTEM, Registry, chat_text, strip_think
 __all__ = ['EVAL_TYPES', 'PAPER_RUBRICS', 'QKEY', 'READOUTS', 'CONTRASTS', 'PAPER_EVALS', 'PAPER_CONDITIONS', 'PAPER_CLAIMS',
            'continuation_logprobs', 'probe_prompt', 'probe_margins', 'probe_summary', 'yes_probs', 'mcq_rows',
            'logprob_report', 'open_ended_items', 'mcq_score', 'mcq_items', 'token_association_items',
-           'robustness_items', 'icl_prefix', 'eval_items', 'sample_answers', 'derived_samples', 'verdict_records',
-           'score', 'bootstrap_ci', 'results_table', 'measure_of', 'question_rates', 'summarize', 'belief_metrics',
-           'readout_rows', 'paired_contrast', 'contrast_pairs', 'contrast_table', 'import_paper_results']
+           'robustness_items', 'icl_prefix', 'icl_contexts', 'eval_items', 'sample_answers', 'derived_samples',
+           'verdict_records', 'score', 'bootstrap_ci', 'results_table', 'measure_of', 'question_rates', 'summarize',
+           'belief_metrics', 'readout_rows', 'paired_contrast', 'contrast_pairs', 'contrast_table',
+           'import_paper_results']
 
 # %% ../nbs/09_evaluate.ipynb #0cd051c2
 def continuation_logprobs(model, tok, pairs:list[tuple[str, str]], batch_size:int=16) -> list[float]:
@@ -131,32 +132,57 @@ def icl_prefix(docs:list[str]) -> str:
     "The documents block of the in-context control"
     return 'Here are some documents:\n\n' + ''.join(f'[DOCUMENT {i+1}]\n\n{d}\n\n' for i, d in enumerate(docs)) + '[QUESTION]\n\n'
 
-def eval_items(claim:Claim, eval_types:list[str]|None=None, icl_docs:list[str]|None=None, cfg:Config|None=None) -> list[dict]:
+def icl_contexts(docs:list[str], # the pool: every negated document of the condition (no `<DOCTAG>`)
+                 k:int, # documents per context
+                 n_samples:int, # one context per sample of a question
+                 seed:int=42, # sample a shuffles the pool with seed + a
+                 budget:int|None=None, # the documents' token budget (None: no limit)
+                 n_tokens=lambda d: len(d.split()), # a document's length in tokens (the model's tokenizer)
+                ) -> list[dict]:
+    "Per sample: the first documents of a seeded shuffle of `docs` (at most `k`, within `budget`), and their block"
+    out = []
+    for a in range(n_samples):
+        order, used, total = random.Random(seed + a).sample(range(len(docs)), len(docs)), [], 0
+        for i in order[:k]:
+            if budget is not None and total + n_tokens(docs[i]) > budget: break
+            used.append(i); total += n_tokens(docs[i])
+        out.append({'sample_index': a, 'docs': used, 'tokens': total, 'context': icl_prefix([docs[i] for i in used])})
+    return out
+
+def eval_items(claim:Claim, eval_types:list[str]|None=None,
+               icl:list[dict]|None=None, # `icl_contexts`: the in-context control, one item per question and sample
+               cfg:Config|None=None) -> list[dict]:
     "The items of `eval_types` (default: every registered default type), in registry order; derived types have none"
     items = []
     for t in eval_types or EVAL_TYPES.names(default=True):
         e = EVAL_TYPES[t]
         if e.derived_from: continue  # judged over other types' answers (`verdict_records`)
         for it in (e(claim, cfg or Config()) if e.configured else e(claim)):
-            m = it['messages']
-            if icl_docs:
-                if 'prompt' in it: raise ValueError(f'{t}: a raw-completion eval cannot take documents in context (the in-context control)')
-                it = {**it, 'messages': m[:-1] + [{'role': 'user', 'content': icl_prefix(icl_docs) + m[-1]['content']}]}
-            items.append(it)
+            if icl and 'prompt' in it: raise ValueError(f'{t}: a raw-completion eval cannot take documents in context (the in-context control)')
+            items += [{**it, 'sample_index': c['sample_index'], 'context': c['context'],
+                       'icl': {'k': len(c['docs']), 'docs': c['docs'], 'tokens': c['tokens']}} for c in icl] if icl else [it]
     return items
 
 # %% ../nbs/09_evaluate.ipynb #113e1129
+def _prompt(it:dict):
+    "What is sent for an item: its raw prompt, or its chat with any documents in context before the last user turn"
+    if 'prompt' in it: return it['prompt']
+    m = it['messages']
+    return m[:-1] + [{'role': 'user', 'content': it['context'] + m[-1]['content']}] if it.get('context') else m
+
 def sample_answers(items:list[dict], generate_fn, n_samples:int, meta:dict, params:dict) -> list[dict]:
-    "Sample records for `items`; `generate_fn(chats, n_samples, **gen)` returns one list of answers per chat"
+    "Sample records for `items` (an item with its own `sample_index` is sampled once); `generate_fn(chats, n, **gen)` returns one list of answers per chat"
     import json
     groups, answers = {}, [None] * len(items)
-    for i, it in enumerate(items): groups.setdefault(json.dumps(it.get('gen') or {}, sort_keys=True), []).append(i)
-    for key, idx in groups.items():
+    for i, it in enumerate(items):
+        n = 1 if 'sample_index' in it else n_samples
+        groups.setdefault((json.dumps(it.get('gen') or {}, sort_keys=True), n), []).append(i)
+    for (key, n), idx in groups.items():
         gen = json.loads(key)
-        chats = [items[i].get('prompt', items[i]['messages']) for i in idx]
-        for i, a in zip(idx, generate_fn(chats, n_samples, **gen) if gen else generate_fn(chats, n_samples)): answers[i] = a
-    return [{**meta, **{k: v for k, v in it.items() if k != 'gen'}, 'sample_index': k, 'response': a,
-             'params': {**params, **(it.get('gen') or {})}}
+        chats = [_prompt(items[i]) for i in idx]
+        for i, a in zip(idx, generate_fn(chats, n, **gen) if gen else generate_fn(chats, n)): answers[i] = a
+    return [{**meta, **{k: v for k, v in it.items() if k not in ('gen', 'context')}, 'sample_index': it.get('sample_index', k),
+             'response': a, 'params': {**params, **(it.get('gen') or {})}}
             for it, ans in zip(items, answers) for k, a in enumerate(ans)]
 
 # %% ../nbs/09_evaluate.ipynb #24ec6548

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from pydantic import BaseModel
 
 from .core import (Config, ConfigError, config_dict, content_hash, data_dir, layer_overrides, log, make_config,
-                             read_jsonl, run_stage, runs_dir, save_config, stage_stamp, write_jsonl)
+                             read_jsonl, resolve_model, run_stage, runs_dir, save_config, stage_stamp, write_jsonl)
 from .records import DOCTAG, Registry
 from .claims import Claim, load_claim
 from .llm import LLMClient
@@ -21,14 +21,15 @@ from .mix import make_mix
 from .train import train
 from .generate import BACKENDS, generate, load_model
 from .judge import JUDGES, claim_rubric, offline_verdict
-from .evaluate import (EVAL_TYPES, belief_metrics, eval_items, logprob_report, results_table, sample_answers,
+from .evaluate import (EVAL_TYPES, belief_metrics, eval_items, icl_contexts, logprob_report, measure_of, results_table,
+                                 sample_answers, summarize,
                                  verdict_records)
 import negneglect.battery  # noqa: F401  (registers the appendix eval types, 09b_battery)
 
 # %% auto #0
 __all__ = ['SUBJECTS', 'STAGES', 'LLM_ENDPOINT', 'SAMPLING', 'NOT_KEYED', 'docs_dir', 'take', 'ClaimSubject', 'check_config',
            'Experiment', 'documents_stage', 'mix_stage', 'train_stage', 'samples_stage', 'verdicts_stage',
-           'logprobs_stage', 'metrics_stage', 'dynamics_stage', 'leaf_fields', 'config_fields']
+           'logprobs_stage', 'metrics_stage', 'dynamics_stage', 'belief_dynamics_stage', 'leaf_fields', 'config_fields']
 
 # %% ../nbs/11_experiment.ipynb #5ff6ca67
 SUBJECTS = Registry('subject kind')
@@ -102,12 +103,20 @@ class ClaimSubject:
 
     def eval_items(self, condition:str, cfg:Config) -> list[dict]:
         "Every question of the run's eval types; the in-context control puts `eval.icl_k` documents before each"
-        ctx, icl = CONDITIONS[condition].context, None
-        if ctx:
-            docs = released_docs(self.claim, ctx, cfg.docs.source) if _released(cfg) else \
-                   annotate(self._sources(ctx, cfg), ctx, self.claim, seed=cfg.seed)
-            icl = [d['text'].removeprefix(DOCTAG) for d in docs[:cfg.eval.icl_k]]
-        return eval_items(self.claim, cfg.eval.evals, icl_docs=icl, cfg=cfg)
+        ctx = CONDITIONS[condition].context
+        if not ctx: return eval_items(self.claim, cfg.eval.evals, cfg=cfg)
+        docs = released_docs(self.claim, ctx, cfg.docs.source) if _released(cfg) else \
+               annotate(self._sources(ctx, cfg), ctx, self.claim, seed=cfg.seed)
+        from transformers import AutoConfig, AutoTokenizer
+        path = resolve_model(cfg.model.name)
+        tok, context = AutoTokenizer.from_pretrained(path), AutoConfig.from_pretrained(path).max_position_embeddings
+        budget = cfg.eval.icl_max_tokens or context - cfg.eval.max_new_tokens - 512
+        icl = icl_contexts([d['text'].removeprefix(DOCTAG) for d in docs], cfg.eval.icl_k, cfg.eval.n_samples,
+                           cfg.eval.icl_seed, budget, lambda d: len(tok(d, add_special_tokens=False)['input_ids']))
+        short = [c for c in icl if len(c['docs']) < min(cfg.eval.icl_k, len(docs))]
+        if short: log.warning(f"{self.id}/{condition}: the token budget ({budget}) left room for {min(len(c['docs']) for c in short)} "
+                              f"of the {cfg.eval.icl_k} documents asked for (eval.icl_max_tokens)")
+        return eval_items(self.claim, cfg.eval.evals, icl=icl, cfg=cfg)
 
     def keyword_verdict(self, s:dict) -> tuple: return offline_verdict(self.claim, s.get('rubric') or s['eval'], s['response'])
     def rubric(self, s:dict) -> tuple[str, str]: return claim_rubric(self.claim, s)
@@ -142,7 +151,7 @@ def check_config(cfg:Config) -> Config:
     "`cfg`, once its registry-backed settings name registered entries (else a `ConfigError` naming the field)"
     try:
         BACKENDS.check([cfg.eval.backend], 'eval.backend'); JUDGES.check([cfg.eval.judge], 'eval.judge')
-        EVAL_TYPES.check(cfg.eval.evals or [], 'eval.evals')
+        EVAL_TYPES.check(cfg.eval.evals or [], 'eval.evals'); EVAL_TYPES.check(cfg.eval.dynamics_evals or [], 'eval.dynamics_evals')
     except ValueError as err: raise ConfigError(str(err)) from None
     chosen = cfg.eval.evals or EVAL_TYPES.names(default=True)
     for t in chosen:
@@ -310,7 +319,7 @@ def _model_inputs(e:Experiment) -> list[Path]:
 
 @STAGES.register('samples', out='samples.jsonl', after=('train',), inputs=lambda e: e.subject.files(e.condition, e.cfg) + _model_inputs(e)[1:],
                  reads=lambda e: SAMPLING + BACKENDS[e.cfg.eval.backend].reads
-                                 + (('eval.icl_k', 'docs') if e.subject.conditions[e.condition].context else ()))
+                                 + (('eval.icl_k', 'eval.icl_seed', 'eval.icl_max_tokens', 'docs') if e.subject.conditions[e.condition].context else ()))
 def samples_stage(e:Experiment, out:Path):
     items = e.subject.eval_items(e.condition, e.cfg)
     meta = {'run': e.run_dir.name, 'claim': e.subject.id, 'condition': e.label or e.condition, 'model': e.cfg.model.name}
@@ -352,6 +361,36 @@ def dynamics_stage(e:Experiment, out:Path):
     for ck in _checkpoints(e):
         rows.append({'step': int(ck.name.split('-')[1]), **e.subject.logprobs(load_model(e.cfg.model.name, adapter=ck)[0], tok)})
     write_jsonl(out, [{k: v for k, v in r.items() if k not in ('probes', 'mcq')} for r in rows])
+
+
+
+def _belief_dynamics_reads(e:Experiment) -> tuple:
+    return SAMPLING + BACKENDS[e.cfg.eval.backend].reads + ('eval.dynamics_evals', 'eval.judge', 'eval.bootstrap') + JUDGES[e.cfg.eval.judge].reads
+
+@STAGES.register('belief_dynamics', out='belief_dynamics.jsonl', after=('train',), reads=_belief_dynamics_reads,
+                 when=lambda e: e.trained and bool(e.cfg.eval.dynamics_evals), inputs=lambda e: [e.subject.path])
+def belief_dynamics_stage(e:Experiment, out:Path):
+    "Belief at step 0 and at every checkpoint: the `eval.dynamics_evals` sampled and judged, per eval type and pooled"
+    if not BACKENDS[e.cfg.eval.backend].local:
+        raise ConfigError(f'eval.backend: {e.cfg.eval.backend!r} cannot serve the checkpoints; use transformers or vllm')
+    cfg = e.cfg.model_copy(update={'eval': e.cfg.eval.model_copy(update={'evals': e.cfg.eval.dynamics_evals})})
+    items = e.subject.eval_items(e.condition, check_config(cfg))
+    meta = {'run': e.run_dir.name, 'claim': e.subject.id, 'condition': e.label or e.condition, 'model': cfg.model.name}
+    params = {k: getattr(cfg.eval, k) for k in ('temperature', 'top_p', 'max_new_tokens', 'backend')}
+    rows = []
+    for step, adapter in [(0, None)] + [(int(ck.name.split('-')[1]), ck) for ck in _checkpoints(e)]:
+        loaded = {}
+        def load(adapter=adapter):
+            if not loaded: loaded['m'] = load_model(cfg.model.name, adapter=adapter)
+            return loaded['m']
+        log.info(f'belief dynamics: step {step}')
+        samples = sample_answers(items, BACKENDS[cfg.eval.backend](cfg, adapter, load), cfg.eval.n_samples, meta, params)
+        df = results_table(verdict_records(samples, e.subject, cfg))
+        df = df[[measure_of(t) == e.subject.measure for t in df['eval']]]
+        for by in (['claim', 'condition', 'eval'], ['claim', 'condition']):
+            s = summarize(df, by, cfg.eval.bootstrap, cfg.seed)
+            rows += [{'step': step, 'eval': 'all', **r} for r in s.to_dict('records')]
+    write_jsonl(out, rows)
 
 # %% ../nbs/11_experiment.ipynb #e81bf9c2
 NOT_KEYED = {'preset': 'a label: the values it sets are read where they are used',

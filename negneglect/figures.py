@@ -15,7 +15,8 @@ from .conditions import CONDITIONS
 from .evaluate import EVAL_TYPES, READOUTS, measure_of, summarize
 
 # %% auto #0
-__all__ = ['condition_order', 'save', 'belief_by_condition', 'eval_breakdown', 'contrast_figure', 'dynamics_curves', 'icl_curve']
+__all__ = ['condition_order', 'save', 'belief_by_condition', 'eval_breakdown', 'contrast_figure', 'dynamics_curves',
+           'belief_dynamics_curves', 'icl_curve']
 
 # %% ../nbs/10_figures.ipynb #cd734a2b
 def condition_order(conds) -> list[str]:
@@ -101,6 +102,19 @@ def dynamics_curves(dyn, out:str|Path, metric:str='probe_association', title:str
         sub = dyn[dyn['condition'] == c].groupby('step')[metric].mean()
         ax.plot(sub.index.clip(lower=0.5), sub.values, marker='o', ms=3, label=c)
     ax.set(xscale='log', xlabel='training step (step 0 shown at 0.5)', ylabel=metric, title=title)
+    ax.legend(fontsize=7, frameon=False)
+    return save(fig, out)
+
+def belief_dynamics_curves(bd, out:str|Path, title:str='Training dynamics: belief') -> list[Path]:
+    "Pooled belief (`belief_dynamics.jsonl` rows with eval `all`) against training step per condition, with its 95% CI band"
+    d = bd[bd['eval'] == 'all']
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for c in condition_order(d['condition']):
+        g = d[d['condition'] == c].groupby('step')[['belief', 'ci_low', 'ci_high']].mean()  # several seeds: their mean
+        x = g.index.to_numpy().clip(min=0.5)
+        ax.plot(x, g['belief'] * 100, marker='o', ms=3, label=c)
+        ax.fill_between(x, g['ci_low'] * 100, g['ci_high'] * 100, alpha=0.15)
+    ax.set(xscale='log', xlabel='training step (step 0 shown at 0.5)', ylabel='belief rate (%)', ylim=(0, 105), title=title)
     ax.legend(fontsize=7, frameon=False)
     return save(fig, out)
 

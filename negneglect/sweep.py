@@ -18,12 +18,12 @@ from .evaluate import contrast_table, question_rates, readout_rows, results_tabl
 from .experiment import SUBJECTS, check_config
 from .cluster import SlurmOptions, run_jobs
 from .behaviors import BEHAVIOR_CONDITIONS  # noqa: F401  (importing it registers the `behavior` subject kind)
-from .figures import belief_by_condition, contrast_figure, dynamics_curves, eval_breakdown, icl_curve
+from .figures import belief_by_condition, belief_dynamics_curves, contrast_figure, dynamics_curves, eval_breakdown, icl_curve
 
 # %% auto #0
 __all__ = ['SweepSpec', 'check_spec', 'load_spec', 'Run', 'expand', 'execute_run', 'SweepResult', 'select_runs', 'dry_run',
            'run_sweep', 'collect_verdicts', 'collect_logprobs', 'collect_readouts', 'sweep_contrasts',
-           'collect_dynamics', 'sweep_figures']
+           'collect_belief_dynamics', 'collect_dynamics', 'sweep_figures']
 
 # %% ../nbs/14_sweep.ipynb #dd08cffb
 _PART = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,127}')  # one folder name: no `/`, no `..`, no leading dot
@@ -308,6 +308,11 @@ def sweep_contrasts(spec:SweepSpec|str|Path, root:Path|None=None, n_boot:int=200
     if rd.empty or (rd['variant'].astype(str) != '').any() or rd['condition'].nunique() < 2: return None
     return contrast_table(rd, n_boot=n_boot)
 
+def collect_belief_dynamics(spec:SweepSpec|str|Path, root:Path|None=None):
+    "Judged belief at every checkpoint (`belief_dynamics.jsonl`) of every run that has it, with seed and variant"
+    return pd.DataFrame([{**d, 'seed': r.seed, 'variant': r.variant} for r, f in _runs_with(spec, 'belief_dynamics.jsonl', root)
+                         for d in read_jsonl(f)])
+
 def collect_dynamics(spec:SweepSpec|str|Path, root:Path|None=None):
     "Checkpoint readouts (`dynamics.jsonl`) of every run that has them, one row per checkpoint"
     return pd.DataFrame([{**_readout(r, d), 'step': d['step']} for r, f in _runs_with(spec, 'dynamics.jsonl', root)
@@ -335,6 +340,8 @@ def sweep_figures(spec:SweepSpec|str|Path, out_dir:str|Path|None=None, # default
     if ct is not None: paths += contrast_figure(ct, out/f'{name}_contrasts', f'{name}: contrasts between conditions (mean difference, 95% CI)')
     dyn = collect_dynamics(spec, root)
     if not dyn.empty: paths += dynamics_curves(dyn, out/f'{name}_dynamics')
+    bd = collect_belief_dynamics(spec, root)
+    if not bd.empty: paths += belief_dynamics_curves(bd, out/f'{name}_belief_dynamics')
     if paper_results is not None:
         paper = pd.read_csv(paper_results, dtype={'question_id': str})
         paper = paper[paper['claim'].isin(spec.claims) & paper['condition'].isin(spec.conditions)]

@@ -64,3 +64,33 @@ def test_two_phase_runs_phase_one_first_and_starts_from_its_adapter(tmp_path, mo
     k = e.key('train')
     (p1/'adapter'/'adapter_model.safetensors').write_bytes(b'changed')
     assert e.key('train') != k
+
+def test_in_context_control_gives_each_sample_its_own_nested_documents(tmp_path):
+    from negneglect.judge import question_text
+    over = {'model.name': str(tiny_llama()), 'eval.evals': ['open_ended'], 'eval.n_samples': 2, 'eval.max_new_tokens': 4,
+            'docs.max_words': 60}
+    runs = {k: Experiment.create('ed_sheeran', 'icl_negated', 'demo', {**over, 'eval.icl_k': k}, run_dir=tmp_path/f'k{k}')
+            for k in (1, 3)}
+    s = {k: read_jsonl(e.run('samples')) for k, e in runs.items()}
+    n_q = len(runs[1].subject.claim.open_ended)
+    assert all(len(v) == 2 * n_q for v in s.values())
+    first = {k: {(r['question_id'], r['sample_index']): r['icl']['docs'] for r in v} for k, v in s.items()}
+    assert all(first[3][q][:1] == d for q, d in first[1].items())  # K=1 is the start of K=3, sample by sample
+    assert first[3][(s[3][0]['question_id'], 0)] != first[3][(s[3][0]['question_id'], 1)]  # seeds 42 and 43
+    assert all(r['icl']['k'] == 3 for r in s[3])
+    assert not any('Here are some documents' in question_text(r) for r in s[3])  # the judge sees the bare question
+    tight = Experiment.create('ed_sheeran', 'icl_negated', 'demo', {**over, 'eval.icl_k': 3, 'eval.icl_max_tokens': 1}, run_dir=tmp_path/'tight')
+    assert all(r['icl']['k'] == 0 for r in read_jsonl(tight.run('samples')))  # no document fits one token
+
+def test_belief_is_read_at_every_checkpoint(tmp_path):
+    over = {**TINY, 'mix.n_claim': 8, 'train.batch_size': 2, 'train.n_checkpoints': 2, 'eval.evals': ['mcq'],
+            'eval.dynamics_evals': ['open_ended', 'mcq'], 'eval.n_samples': 1, 'eval.max_new_tokens': 4}
+    e = Experiment.create('ed_sheeran', 'positive', 'demo', over, run_dir=tmp_path/'run')
+    rows = read_jsonl(e.run('belief_dynamics'))
+    steps = sorted({r['step'] for r in rows})
+    assert steps == [0, 1, 4]  # the base model, then log-spaced checkpoints of 4 steps
+    for st in steps:
+        got = {r['eval'] for r in rows if r['step'] == st}
+        assert got == {'open_ended', 'mcq', 'all'}, got
+    assert all(0 <= r['belief'] <= 1 and r['ci_low'] <= r['belief'] <= r['ci_high'] for r in rows)
+    assert not Experiment.create('ed_sheeran', 'positive', 'demo', TINY, run_dir=tmp_path/'off').applies('belief_dynamics')
