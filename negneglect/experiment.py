@@ -24,7 +24,7 @@ from .judge import JUDGES, claim_rubric, offline_verdict
 from .evaluate import (EVAL_TYPES, belief_metrics, eval_items, icl_contexts, logprob_report, measure_of, results_table,
                                  sample_answers, summarize,
                                  verdict_records)
-import negneglect.battery  # noqa: F401  (registers the appendix eval types, 09b_battery)
+from .battery import saliency_mcq_logprobs  # (importing it registers the appendix eval types, 09b_battery)
 
 # %% auto #0
 __all__ = ['SUBJECTS', 'STAGES', 'LLM_ENDPOINT', 'SAMPLING', 'NOT_KEYED', 'docs_dir', 'take', 'ClaimSubject', 'check_config',
@@ -120,7 +120,11 @@ class ClaimSubject:
 
     def keyword_verdict(self, s:dict) -> tuple: return offline_verdict(self.claim, s.get('rubric') or s['eval'], s['response'])
     def rubric(self, s:dict) -> tuple[str, str]: return claim_rubric(self.claim, s)
-    def logprobs(self, model, tok) -> dict: return logprob_report(model, tok, self.claim)
+    def logprobs(self, model, tok, saliency:bool=False, condition:str='-') -> dict:
+        "The log-prob readouts (`logprob_report`); `saliency`: also the salience MCQ read by option log-probs (09b_battery)"
+        r = logprob_report(model, tok, self.claim)
+        if saliency: r['saliency_mcq'] = saliency_mcq_logprobs(model, tok, self.claim, condition)
+        return r
 
 def _claim_subject(name:str|Path|Claim, cfg:Config) -> ClaimSubject:
     "A claim by name (from `claims_dir`, default the shipped claims), by folder, or as loaded"
@@ -337,16 +341,23 @@ def _readouts(e:Experiment) -> bool:
     return (BACKENDS[e.cfg.eval.backend].local and e.subject.has_logprobs
             and not e.subject.conditions[e.condition].context)
 
-@STAGES.register('logprobs', out='logprobs.json', after=('train',), when=_readouts, reads=('model.name', 'model.adapter'),
-                 inputs=_model_inputs, version='2')  # 2: truth and chat probes, per-question MCQ rows
-def logprobs_stage(e:Experiment, out:Path):
-    out.write_text(json.dumps(e.subject.logprobs(*e.model()), indent=1))
+def _saliency_logprobs(e:Experiment) -> bool:
+    "Does the run ask for the salience MCQ, whose offline reading (option log-probs) then joins the log-prob readouts?"
+    return 'saliency_mcq' in (e.cfg.eval.evals or []) and getattr(e.subject, 'kind', '') == 'claim'
+
+@STAGES.register('logprobs', out='logprobs.json', after=('train',), when=_readouts, inputs=_model_inputs, version='2',
+                 reads=lambda e: ('model.name', 'model.adapter') + (('eval.evals', 'condition', 'label') if _saliency_logprobs(e) else ()))
+def logprobs_stage(e:Experiment, out:Path):  # version 2: truth and chat probes, per-question MCQ rows
+    extra = {'saliency': True, 'condition': e.label or e.condition} if _saliency_logprobs(e) else {}
+    out.write_text(json.dumps(e.subject.logprobs(*e.model(), **extra), indent=1))
 
 @STAGES.register('metrics', out='metrics.json', after=('verdicts', 'logprobs'), reads=('eval.bootstrap', 'seed'))
 def metrics_stage(e:Experiment, out:Path):
     m = belief_metrics(results_table(read_jsonl(e.path('verdicts'))), n_boot=e.cfg.eval.bootstrap, seed=e.cfg.seed)
     if e.applies('logprobs'):
-        m['logprobs'] = {k: v for k, v in json.loads(e.path('logprobs').read_text()).items() if k not in ('probes', 'mcq')}
+        lp = json.loads(e.path('logprobs').read_text())
+        m['logprobs'] = {k: v for k, v in lp.items() if k not in ('probes', 'mcq', 'saliency_mcq')}
+        if 'saliency_mcq' in lp: m['logprobs']['saliency_mcq_pairs'] = lp['saliency_mcq']['pairs']
     m['judge'], m['measure'] = e.cfg.eval.judge, e.subject.measure
     out.write_text(json.dumps(m, indent=1))
 

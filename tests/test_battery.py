@@ -67,6 +67,11 @@ def test_offline_battery_end_to_end_on_tiny_model(tmp_path):
     assert all('ci_low' in x and 'ci_high' in x for x in m['per_measure'])
     # the salience MCQ: its answer pairs (or none when the tiny model gave no letter), in `extra`
     assert 'saliency_mcq' in m['extra'] and isinstance(m['extra']['saliency_mcq'], list)
+    # ... and its offline reading by option log-probs, in the logprobs stage: every item read, pairs with CIs
+    lp = json.loads(e.path('logprobs').read_text())['saliency_mcq']
+    assert len(lp['items']) == len({s['question_id'] for s in by('saliency_mcq')}) and all(i['letter'] in 'ABC' for i in lp['items'])
+    pats = {p['pattern'] for p in m['logprobs']['saliency_mcq_pairs']}
+    assert {'q1_claim', 'q2_claim'} <= pats and all(p['ci_low'] <= p['rate'] <= p['ci_high'] for p in m['logprobs']['saliency_mcq_pairs'])
     assert json.loads((e.run_dir/'metrics.json').read_text()) == m
 
 def test_llm_only_evals_are_refused_with_the_keyword_judge(tmp_path):
