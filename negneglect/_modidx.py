@@ -448,6 +448,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'negneglect.figures.dynamics_curves': ('figures.html#dynamics_curves', 'negneglect/figures.py'),
                                     'negneglect.figures.eval_breakdown': ('figures.html#eval_breakdown', 'negneglect/figures.py'),
                                     'negneglect.figures.icl_curve': ('figures.html#icl_curve', 'negneglect/figures.py'),
+                                    'negneglect.figures.measures_by_condition': ( 'figures.html#measures_by_condition',
+                                                                                  'negneglect/figures.py'),
                                     'negneglect.figures.save': ('figures.html#save', 'negneglect/figures.py')},
             'negneglect.generate': { 'negneglect.generate._kw': ('generate.html#_kw', 'negneglect/generate.py'),
                                      'negneglect.generate.api_sampler': ('generate.html#api_sampler', 'negneglect/generate.py'),

@@ -15,8 +15,8 @@ from .conditions import CONDITIONS
 from .evaluate import EVAL_TYPES, READOUTS, measure_of, summarize
 
 # %% auto #0
-__all__ = ['condition_order', 'save', 'belief_by_condition', 'eval_breakdown', 'contrast_figure', 'dynamics_curves',
-           'belief_dynamics_curves', 'icl_curve']
+__all__ = ['condition_order', 'save', 'belief_by_condition', 'measures_by_condition', 'eval_breakdown', 'contrast_figure',
+           'dynamics_curves', 'belief_dynamics_curves', 'icl_curve']
 
 # %% ../nbs/10_figures.ipynb #cd734a2b
 def condition_order(conds) -> list[str]:
@@ -58,6 +58,31 @@ def belief_by_condition(df, out:str|Path, title:str='Belief by condition', ylabe
     fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(claims) * max(1, len(conds)) / 2.5), 3.6))
     _bars(ax, tab[tab['claim'].isin(claims)], 'claim', 'condition', claims, conds, title, ylabel)
     ax.legend(fontsize=7, ncol=min(4, len(conds)), loc='upper left', frameon=False)
+    return save(fig, out)
+
+def measures_by_condition(df, out:str|Path, title:str='The other measures by condition') -> list[Path]|list:
+    "One panel per measure that is not belief (crokking, saliency, capabilities, ...): its rate (%) or 0-10 score per condition, with 95% CIs over questions"
+    d = df.assign(measure=[measure_of(e) for e in df['eval']])
+    d = d[d['measure'] != 'belief']
+    if d.empty: return []
+    measures = sorted(d['measure'].unique())
+    scale = {m: getattr(EVAL_TYPES.get(d.loc[d['measure'] == m, 'eval'].iloc[0]), 'scale', 'rate') for m in measures}
+    tab = summarize(d, ['measure', 'condition'])
+    conds, pal = condition_order(d['condition']), sns.color_palette('colorblind', d['condition'].nunique())
+    cols = min(3, len(measures))
+    fig, axes = plt.subplots((len(measures) + cols - 1) // cols, cols, figsize=(3.2 * cols, 2.6 * ((len(measures) + cols - 1) // cols)), squeeze=False)
+    for ax, m in zip(axes.flat, measures):
+        k = 1 if scale[m] != 'rate' else 100  # 0-10 scores as they are, rates in %
+        sub = tab[tab['measure'] == m].set_index('condition').reindex([c for c in conds if c in set(tab.loc[tab['measure'] == m, 'condition'])])
+        y = sub['belief'].to_numpy() * k
+        err = [np.clip(y - sub['ci_low'].to_numpy() * k, 0, None), np.clip(sub['ci_high'].to_numpy() * k - y, 0, None)]
+        ax.bar(range(len(sub)), y, color=[pal[conds.index(c)] for c in sub.index], yerr=err, capsize=2, error_kw={'lw': 0.8})
+        ax.set_xticks(range(len(sub)), sub.index, rotation=25, ha='right', fontsize=7)
+        ax.set(ylim=(0, 10.5 if k == 1 else 105), ylabel='score (0-10)' if k == 1 else 'rate (%)')
+        ax.set_title(m, fontsize=8)
+    for ax in axes.flat[len(measures):]: ax.axis('off')
+    fig.suptitle(title, fontsize=9.5)
+    fig.tight_layout()
     return save(fig, out)
 
 def eval_breakdown(df, out:str|Path, title:str='Belief by eval type') -> list[Path]:

@@ -18,7 +18,8 @@ from .evaluate import contrast_table, question_rates, readout_rows, results_tabl
 from .experiment import SUBJECTS, check_config
 from .cluster import SlurmOptions, run_jobs
 from .behaviors import BEHAVIOR_CONDITIONS  # noqa: F401  (importing it registers the `behavior` subject kind)
-from .figures import belief_by_condition, belief_dynamics_curves, contrast_figure, dynamics_curves, eval_breakdown, icl_curve
+from .figures import (belief_by_condition, belief_dynamics_curves, contrast_figure, dynamics_curves, eval_breakdown,
+                                icl_curve, measures_by_condition)
 
 # %% auto #0
 __all__ = ['SweepSpec', 'check_spec', 'load_spec', 'Run', 'expand', 'execute_run', 'SweepResult', 'select_runs', 'dry_run',
@@ -336,6 +337,7 @@ def sweep_figures(spec:SweepSpec|str|Path, out_dir:str|Path|None=None, # default
     else:
         paths += belief_by_condition(df, out/f'{name}_belief', f'{name}: belief by condition ({df["judge"].iloc[0]} judge)')
         paths += eval_breakdown(df, out/f'{name}_evals', f'{name}: belief by eval type')
+        paths += measures_by_condition(df, out/f'{name}_measures', f'{name}: the other measures by condition')
     ct = contrasts if contrasts is not None else sweep_contrasts(spec, root)
     if ct is not None: paths += contrast_figure(ct, out/f'{name}_contrasts', f'{name}: contrasts between conditions (mean difference, 95% CI)')
     dyn = collect_dynamics(spec, root)
