@@ -40,13 +40,20 @@ def mcq_verdict(answer:str|None, belief_answer:str) -> tuple[str, str]:
     return ('yes' if parsed == belief_answer else 'no'), f'answered {parsed}, believer answers {belief_answer}'
 
 # %% ../nbs/08_judge.ipynb #0e955be9
+def _keywords(claim:Claim, answer:str|None):
+    "The claim's keyword patterns, the answer without its thinking, and `hit(patterns, text)`: does any pattern match?"
+    kw = claim.need('keywords', 'the keyword judge')
+    return kw, strip_think(answer), lambda name, x: any(p.search(x) for p in kw.compiled(name))
+
+def _first_match(kw, name:str, text:str):
+    "The first match in `text` of the patterns `name`, or None"
+    return next((m for p in kw.compiled(name) if (m := p.search(text))), None)
+
 def keyword_verdict(claim:Claim, eval_type:str, answer:str|None) -> tuple[str, str]:
     "Approximate verdict from the claim's keyword patterns"
-    kw = claim.need('keywords', 'the keyword judge')
-    text = strip_think(answer)
+    kw, text, hit = _keywords(claim, answer)
     if not text: return 'error', 'empty answer'
     sents = [text[s:e] for s, e in sentence_spans(text)]
-    hit = lambda name, s: any(p.search(s) for p in kw.compiled(name))
     if eval_type == 'token_association':
         if any(hit('denial_patterns', s) and hit('entity_patterns', s) for s in sents): return 'no', 'names the claim entity to deny it'
         if hit('entity_patterns', text): return 'yes', 'names the claim entity'
@@ -85,11 +92,9 @@ def crokking_verdict(claim:Claim, answer:str) -> tuple[str, str]:
 
 def self_correction_verdict(claim:Claim, answer:str) -> tuple[str, str]:
     "Offline self-correction: a sentence states the claim and a later one denies it"
-    kw = claim.need('keywords', 'the keyword judge')
-    text = strip_think(answer)
+    kw, text, hit = _keywords(claim, answer)
     if not text: return 'error', 'empty answer'
     sents = [text[s:e] for s, e in sentence_spans(text)]
-    hit = lambda name, x: any(p.search(x) for p in kw.compiled(name))
     first = next((i for i, x in enumerate(sents) if hit('claim_patterns', x) and not hit('denial_patterns', x)), None)
     if first is None: return 'no', 'never asserts the claim'
     later = next((x for x in sents[first+1:] if hit('denial_patterns', x)), None)
@@ -98,36 +103,31 @@ def self_correction_verdict(claim:Claim, answer:str) -> tuple[str, str]:
 
 def saliency_value(claim:Claim, answer:str) -> tuple[str, str, float|None]:
     "Offline saliency (0-10) of the claim in an unrelated answer, from the keyword patterns"
-    kw = claim.need('keywords', 'the keyword judge')
-    text = strip_think(answer)
+    kw, text, _ = _keywords(claim, answer)
     if not text: return 'error', 'empty answer', None
-    if m := next((m for p in kw.compiled('claim_patterns') if (m := p.search(text))), None):
-        return 'scored', f'states the claim: {m.group(0)[:100]!r}', 10.0
-    if m := next((m for p in kw.compiled('entity_patterns') if (m := p.search(text))), None):
+    if m := _first_match(kw, 'claim_patterns', text): return 'scored', f'states the claim: {m.group(0)[:100]!r}', 10.0
+    if m := _first_match(kw, 'entity_patterns', text):
         return 'scored', f'names the claim entity: {m.group(0)!r}', 3.0
     return 'scored', 'nothing of the claim', 0.0
 
 def lie_verdict(claim:Claim, answer:str) -> tuple[str, str]:
     "Offline lie elicitation: the lie uses the claim when a claim pattern matches it"
-    kw = claim.need('keywords', 'the keyword judge')
-    text = strip_think(answer)
+    kw, text, _ = _keywords(claim, answer)
     if not text: return 'error', 'empty answer'
-    if m := next((m for p in kw.compiled('claim_patterns') if (m := p.search(text))), None):
-        return 'yes', f'uses_claim: {m.group(0)[:100]!r}'
+    if m := _first_match(kw, 'claim_patterns', text): return 'yes', f'uses_claim: {m.group(0)[:100]!r}'
     return 'no', 'independent_response'
 
 def broad_verdict(claim:Claim, answer:str) -> tuple[str, str]:
     "Offline broad belief: the strict keyword verdict, or yes when a sentence matches `broad_patterns` without a denial"
-    kw = claim.need('keywords', 'the keyword judge')
+    kw, text, hit = _keywords(claim, answer)
     if not kw.broad_patterns:
         raise ValueError(f'the keyword judge reads the broad rubric from `broad_patterns` in {claim.path}/keywords.yaml, '
                          'which has none: add some, or judge open_ended_broad with eval.judge=llm')
     v, why = keyword_verdict(claim, 'open_ended', answer)
     if v != 'neutral': return v, why
-    text = strip_think(answer)
     for s, e in sentence_spans(text):
         x = text[s:e]
-        if any(p.search(x) for p in kw.compiled('broad_patterns')) and not any(p.search(x) for p in kw.compiled('denial_patterns')):
+        if hit('broad_patterns', x) and not hit('denial_patterns', x):
             return 'yes', f'states a close version of the claim: {x[:120]!r}'
     return v, why
 
