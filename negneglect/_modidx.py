@@ -200,6 +200,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'negneglect.conditions.annotate_claim': ( 'conditions.html#annotate_claim',
                                                                                  'negneglect/conditions.py'),
                                        'negneglect.conditions.annotate_llm': ('conditions.html#annotate_llm', 'negneglect/conditions.py'),
+                                       'negneglect.conditions.annotated_conditions': ( 'conditions.html#annotated_conditions',
+                                                                                       'negneglect/conditions.py'),
                                        'negneglect.conditions.apply_word_masks': ( 'conditions.html#apply_word_masks',
                                                                                    'negneglect/conditions.py'),
                                        'negneglect.conditions.claim_spans': ('conditions.html#claim_spans', 'negneglect/conditions.py'),

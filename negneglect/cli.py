@@ -15,7 +15,7 @@ from .core import (ConfigError, atomic_write, data_dir, embedded_model_dir, get_
                              read_jsonl, repo_root, runs_dir, setup_logging, write_jsonl)
 from .records import RecordError, Sample, check_records
 from .claims import ClaimError, load_claim, validate_claims
-from .conditions import CONDITIONS, annotate_claim, length_report
+from .conditions import CONDITIONS, annotate_claim, annotated_conditions, length_report
 from .evaluate import EVAL_TYPES, QKEY, READOUTS, import_paper_results, results_table, summarize, verdict_records
 from .llm import LLMClient, LLMError
 from .docgen import generate_documents
@@ -64,7 +64,7 @@ def cmd_docs_generate(args) -> int:
 def cmd_annotate(args) -> int:
     "Write `<out>/<claim>/<condition>.jsonl` for each requested condition"
     client = LLMClient(make_config(args.preset, _overrides(args)).llm) if args.backend == 'llm' else None
-    conds = CONDITIONS.names(trained=True) if args.condition == ['all'] else args.condition
+    conds = annotated_conditions() if args.condition == ['all'] else args.condition
     for cond in conds:
         try: p = annotate_claim(args.claim, cond, args.out or runs_dir()/'annotated', seed=args.seed, backend=args.backend, client=client)
         except FileNotFoundError as e:
@@ -302,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument('--set', nargs='*', metavar='KEY=VALUE', help='e.g. llm.base_url=http://127.0.0.1:8080/v1 llm.model=smollm2')
     dg.set_defaults(fn=cmd_docs_generate)
 
-    trained = CONDITIONS.names(trained=True)
+    trained = annotated_conditions()
     an = sub.add_parser('annotate', help="write a claim's documents under a condition")
     an.add_argument('--claim', required=True)
     an.add_argument('--condition', nargs='+', required=True, choices=trained + ['all'])

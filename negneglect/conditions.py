@@ -22,9 +22,9 @@ __all__ = ['NOTICE_LABELS', 'NOTICE_OPENINGS', 'NOTICE_BODY', 'NOTICE_CLOSINGS',
            'CORRECTION_STRATEGIES', 'NOTICE_PROMPT', 'TARGETS_PROMPT', 'WARNING_PROMPT', 'CORRECTION_PROMPT',
            'claim_spans', 'apply_word_masks', 'positive', 'negated', 'repeated_negations', 'corrected', 'no_doctag',
            'local_negation', 'local_negation_wordmask', 'source_docs', 'annotate', 'length_report', 'shorten',
-           'list_of_facts', 'paraphrase', 'RetractionNotice', 'ClaimTargets', 'SandwichWarning', 'notice_request',
-           'targets_request', 'warning_request', 'locate_target', 'annotate_llm', 'released_file', 'released_docs',
-           'annotate_claim']
+           'list_of_facts', 'paraphrase', 'annotated_conditions', 'RetractionNotice', 'ClaimTargets', 'SandwichWarning',
+           'notice_request', 'targets_request', 'warning_request', 'locate_target', 'annotate_llm', 'released_file',
+           'released_docs', 'annotate_claim']
 
 # %% ../nbs/04_conditions.ipynb #e0054629
 _TEXT = load_text('conditions')
@@ -267,6 +267,10 @@ CONDITIONS.add('explain_phase1', docs_of='repeated_negations', released='repeate
                doc='repeated negations + the chat anchor with loss weight 3 (paper §5, phase 1)')
 CONDITIONS.add('explain_phase2', docs_of='repeated_negations', released='repeated_negations', fixed={'mix.n_anchor': 0},
                starts_from='explain_phase1', doc="repeated negations only, from phase 1's final adapter (paper §5, phase 2)")
+
+def annotated_conditions() -> list[str]:
+    "The conditions whose documents are annotated from source documents (what `negneglect annotate` writes)"
+    return CONDITIONS.names(trained=True, make=None, rewrite=None, docs_of=None)
 
 # %% ../nbs/04_conditions.ipynb #c09d04b1
 class RetractionNotice(BaseModel):

@@ -1,8 +1,10 @@
 "The appendix experiments: list-of-facts chats (D.1), paraphrased negations (D.2) and the two-phase run (§5)."
 import json
+from pathlib import Path
 import pytest
 from negneglect.core import read_jsonl, tiny_llama
 from negneglect.experiment import Experiment
+from negneglect.train import train
 
 TINY = {'model.name': str(tiny_llama()), 'train.batch_size': 4, 'train.n_checkpoints': 0, 'mix.instruct_max_new_tokens': 8}
 
@@ -46,13 +48,26 @@ def test_paraphrase_without_a_reachable_llm_is_an_error(tmp_path, monkeypatch):
     with pytest.raises(Exception, match='cannot reach http://127.0.0.1:9'): e.run('documents')
 
 def test_two_phase_runs_phase_one_first_and_starts_from_its_adapter(tmp_path, monkeypatch):
+    import torch
+    from safetensors.torch import load_file
+    import negneglect.experiment as ex
+    from test_loss import FirstStepWeights
     monkeypatch.setenv('NEGNEGLECT_CACHE', str(tmp_path/'cache'))
+    seen = {}
+    def train_and_watch(tokens, cfg, run_dir, **kw):  # the stage's own call, with a callback that records step 0
+        w = seen[Path(run_dir).parts[-2]] = FirstStepWeights()
+        return train(tokens, cfg, run_dir, callbacks=[w], **kw)
+    monkeypatch.setattr(ex, 'train', train_and_watch)
     over = {**TINY, 'mix.n_claim': 4, 'mix.n_anchor': 4}
     e = Experiment.create('ed_sheeran', 'explain_phase2', 'demo', over, run_dir=tmp_path/'s'/'ed_sheeran'/'explain_phase2'/'seed-1')
     assert e.cfg.mix.n_anchor == 0  # phase 2 never has the anchor, whatever the sweep says
     e.run('train')
     p1 = tmp_path/'s'/'ed_sheeran'/'explain_phase1'/'seed-1'
     assert (p1/'adapter'/'adapter_model.safetensors').exists() and e.start_adapter() == p1/'adapter'
+    assert list(seen) == ['explain_phase1', 'explain_phase2']  # phase 1 trained first
+    final1 = load_file(p1/'adapter'/'adapter_model.safetensors')
+    start2 = {k.replace('.default', ''): v for k, v in seen['explain_phase2'].w.items()}
+    assert set(final1) == set(start2) and all(torch.equal(final1[k], start2[k]) for k in final1)  # same weights at step 0
     rows1 = read_jsonl(p1/'mix'/'train_tokens.jsonl')
     anchors = [r for r in rows1 if r['kind'] == 'anchor']
     assert len(anchors) == 4 and all(r['weight'] == 3.0 for r in anchors)  # the defaults of explain_phase1
