@@ -11,11 +11,11 @@ def _names(reqs):
 PROJECT = tomllib.loads((ROOT/'pyproject.toml').read_text())['project']
 
 def test_environment_yml_lists_pyproject_packages():
-    "environment.yml = the core + the train, dev and cluster extras, with the same versions"
+    "environment.yml = the core + the train, dev, cluster and track extras, with the same versions"
     deps, extras = PROJECT['dependencies'], PROJECT['optional-dependencies']
     env = yaml.safe_load((ROOT/'environment.yml').read_text())
     pip = next(d['pip'] for d in env['dependencies'] if isinstance(d, dict) and 'pip' in d)
-    want = deps + extras['train'] + extras['dev'] + extras['cluster']
+    want = deps + extras['train'] + extras['dev'] + extras['cluster'] + extras['track']
     assert _names(pip) == _names(want)
     assert sorted(pip) == sorted(want), 'versions differ between environment.yml and pyproject.toml'
 
