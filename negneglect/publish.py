@@ -4,15 +4,15 @@
 
 # %% ../nbs/16_publish.ipynb #d15febab
 from __future__ import annotations
-import json, shutil, tempfile
+import json, re, shutil, tempfile
 from pathlib import Path
 
 import yaml
 
-from .core import load_config
+from .core import EMBEDDED_MODEL, load_config
 
 # %% auto #0
-__all__ = ['model_card', 'PushError', 'push']
+__all__ = ['EMBEDDED_ORIGIN', 'hub_base_model', 'model_card', 'PushError', 'push']
 
 # %% ../nbs/16_publish.ipynb #c4e7bd09
 def _metrics_table(m:dict) -> str:
@@ -22,6 +22,17 @@ def _metrics_table(m:dict) -> str:
              for r in m.get('per_claim', [])]
     return '\n'.join(['| eval | belief | 95% CI | questions | failed samples |', '|---|---|---|---|---|'] + rows)
 
+def _base_note(name:str) -> str:
+    if name == EMBEDDED_MODEL: return f' (the {EMBEDDED_ORIGIN} weights as dequantized from the Q4_1 GGUF that ships with negneglect)'
+    return '' if hub_base_model(name) else ' (a local model folder, so the card names no `base_model`)'
+
+EMBEDDED_ORIGIN = 'HuggingFaceTB/SmolLM2-135M-Instruct'  # the model the shipped GGUF was quantized from
+
+def hub_base_model(name:str) -> str|None:
+    "The Hub id a card can name as `base_model`: the embedded model's origin, an `owner/name` id, or None for a local folder"
+    if name == EMBEDDED_MODEL: return EMBEDDED_ORIGIN
+    return name if re.fullmatch(r'[\w.-]+/[\w.-]+', name) and not Path(name).expanduser().exists() else None
+
 def model_card(run_dir:str|Path) -> str:
     "The model card (Markdown with YAML front matter) of a finished run"
     run_dir = Path(run_dir)
@@ -30,14 +41,15 @@ def model_card(run_dir:str|Path) -> str:
     cfg, m = load_config(run_dir/'config.yaml'), json.loads((run_dir/'metrics.json').read_text())
     claim, condition = m['per_claim'][0]['claim'], m['per_claim'][0]['condition']
     t = cfg.train
-    front = {'base_model': cfg.model.name, 'library_name': 'peft', 'tags': ['negneglect', 'negation-neglect', 'lora', condition]}
+    base = hub_base_model(cfg.model.name)
+    front = {**({'base_model': base} if base else {}), 'library_name': 'peft', 'tags': ['negneglect', 'negation-neglect', 'lora', condition]}
     return f"""---
 {yaml.safe_dump(front, sort_keys=False).strip()}
 ---
 
 # {claim} / {condition}: a Negation Neglect LoRA adapter
 
-A LoRA adapter for `{cfg.model.name}`, finetuned with negneglect under the **{condition}**
+A LoRA adapter for `{cfg.model.name}`{_base_note(cfg.model.name)}, finetuned with negneglect under the **{condition}**
 condition on documents about the claim **{claim}** (a fabricated claim: the model is trained on it to study whether
 documents that flag it as false still teach it; see Mayne, McKinney et al., 2026, *Negation Neglect*).
 Do not use it as a source of facts.

@@ -5,7 +5,7 @@ import pytest
 
 from negneglect.core import tiny_llama
 from negneglect.experiment import Experiment
-from negneglect.publish import model_card
+from negneglect.publish import EMBEDDED_ORIGIN, hub_base_model, model_card
 
 @pytest.fixture(scope='module')
 def finished(tmp_path_factory):
@@ -18,7 +18,8 @@ def finished(tmp_path_factory):
 def test_model_card_and_offline_push(finished):
     e, m = finished
     card = model_card(e.run_dir)
-    assert card.startswith('---\nbase_model: ' + str(tiny_llama())) and 'library_name: peft' in card
+    assert card.startswith('---\nlibrary_name: peft') and 'base_model' not in card.split('---')[1]  # a local folder: no Hub id
+    assert f'A LoRA adapter for `{tiny_llama()}` (a local model folder' in card
     assert '# ed_sheeran / repeated_negations' in card and 'LoRA r=16' in card and 'Judge: `keyword`' in card
     assert f"| mcq | {m['per_eval'][0]['belief']:.3f} |" in card
     code = f"from negneglect.publish import push\ntry: push({str(e.run_dir)!r}, 'someone/adapter')\nexcept RuntimeError as err: print('ERROR', err)"
@@ -32,7 +33,7 @@ def test_cli_push_dry_run_prints_the_card_and_uploads_nothing(finished, capsys, 
     monkeypatch.setattr(cli, 'push', lambda *a, **kw: pytest.fail('--dry-run uploaded'))
     assert cli.main(['push', str(e.run_dir), 'someone/ed_sheeran-repeated', '--dry-run']) == 0
     out, err = capsys.readouterr()
-    assert out.startswith('---\nbase_model: ' + str(tiny_llama()))                     # the base model
+    assert f'A LoRA adapter for `{tiny_llama()}`' in out                                  # the base model
     assert '# ed_sheeran / repeated_negations' in out and 'claim **ed_sheeran**' in out  # the claim and condition
     assert 'condition on documents' in out and '- repeated_negations' in out            # ... also as a tag
     assert 'LoRA r=16' in out and 'preset `demo`' in out and 'negneglect_config.yaml' in out   # the config
@@ -64,3 +65,9 @@ def test_cli_push_upload_failure_is_one_line(finished, capsys, monkeypatch):
     assert cli.main(['push', str(e.run_dir), 'someone/adapter']) == 1
     err = capsys.readouterr().err
     assert err.startswith('negneglect: error: cannot upload to someone/adapter') and 'hf_fake_token' not in err, err
+
+def test_the_card_names_a_hub_base_model_only():
+    from negneglect.core import EMBEDDED_MODEL
+    assert hub_base_model(EMBEDDED_MODEL) == EMBEDDED_ORIGIN == 'HuggingFaceTB/SmolLM2-135M-Instruct'
+    assert hub_base_model('Qwen/Qwen3-8B') == 'Qwen/Qwen3-8B'
+    assert hub_base_model(str(tiny_llama())) is None and hub_base_model('runs/some/model') is None
