@@ -144,7 +144,9 @@ def print_contrasts(ct):
     print('\ncontrasts (mean difference over paired items, 95% bootstrap CI over items and seeds; * = CI excludes 0):')
     for r, g in ct.groupby('readout', sort=False):
         print(f'  {READOUTS[r]}')
-        for x in g.itertuples():
+        if (g['n_items'] == 0).any():  # e.g. the in-context control has no log-prob readouts
+            print(f"    (no items for {', '.join(g.loc[g['n_items'] == 0, 'contrast'])})")
+        for x in g[g['n_items'] > 0].itertuples():
             print(f"    {x.contrast:38s} {x.diff:+8.3f}  [{x.ci_low:+8.3f}, {x.ci_high:+8.3f}]{' *' if x.excludes_0 else '  '}"
                   f"  ({x.n_items} items, seeds {x.n_seeds})")
 
