@@ -228,10 +228,9 @@ def list_of_facts(claim:Claim, n:int, seed:int=1,
                     'meta': {'statements': picks, 'claim_slots': [j + 1 for j, o in enumerate(order) if o < 2]}})
     return out
 
-CONDITIONS.add('list_positive', source=None, make=lambda claim, n, seed: list_of_facts(claim, n, seed),
-               doc='chats listing six facts, two of them the claim (paper D.1)')
-CONDITIONS.add('list_local_negation', source=None, make=lambda claim, n, seed: list_of_facts(claim, n, seed, negated=True),
-               doc='chats listing six facts, two of them the claim negated (paper D.1)')
+for _neg, _name in ((False, 'list_positive'), (True, 'list_local_negation')):
+    CONDITIONS.add(_name, source=None, make=lambda claim, n, seed, neg=_neg: list_of_facts(claim, n, seed, negated=neg),
+                   doc=f"chats listing six facts, two of them the claim{' negated' if _neg else ''} (paper D.1)")
 
 # %% ../nbs/04_conditions.ipynb #a92df9bc
 PARAPHRASE_PROMPTS = _TEXT['paraphrase_prompts']
