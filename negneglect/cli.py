@@ -16,7 +16,7 @@ from .core import (ConfigError, atomic_write, data_dir, embedded_model_dir, get_
 from .records import RecordError, Sample, check_records
 from .claims import ClaimError, load_claim, validate_claims
 from .conditions import CONDITIONS, annotate_claim, annotated_conditions, length_report
-from .evaluate import EVAL_TYPES, QKEY, READOUTS, import_paper_results, results_table, summarize, verdict_records
+from .evaluate import EVAL_TYPES, QKEY, READOUTS, import_paper_results, measure_of, results_table, summarize, verdict_records
 from .llm import LLMClient, LLMError
 from .docgen import generate_documents
 from .judge import agreement, format_agreement
@@ -121,8 +121,8 @@ def _load_spec(args):
     return load_spec(args.spec, getattr(args, 'preset', None), _overrides(args))
 
 def print_belief_table(df, by=('claim', 'condition')):
-    "Belief with CIs per group, as text"
-    tab = summarize(df, list(by))
+    "Belief with CIs per group, as text (the belief evals only: other measures have tables of their own)"
+    tab = summarize(df[[measure_of(e) == 'belief' for e in df['eval']]], list(by))
     if 'condition' in tab: tab = tab.set_index('condition').loc[CONDITIONS.order(tab['condition'])].reset_index()
     cols = list(by) + ['belief', 'ci_low', 'ci_high', 'n_questions', 'n_samples', 'n_failed']
     print(tab[cols].to_string(index=False, float_format=lambda x: f'{x:.3f}'))
@@ -156,6 +156,12 @@ def _figures(spec, paper_results=None, out=None):
     what = 'misalignment rate (the belief column)' if spec.kind == 'behavior' else 'belief rate'
     print(f'\n{what} by condition ({df["judge"].iloc[0]} judge; mean of per-question rates, 95% bootstrap CI):')
     print_belief_table(df)
+    other = df[[measure_of(e) != 'belief' for e in df['eval']]]
+    if not other.empty:
+        print('\nthe other measures by condition (rates, or 0-10 scores; 95% bootstrap CI over questions):')
+        tab = summarize(other.assign(measure=[measure_of(e) for e in other['eval']]), ['measure', 'condition'])
+        print(tab[['measure', 'condition', 'belief', 'ci_low', 'ci_high', 'n_questions', 'n_failed']].rename(columns={'belief': 'value'})
+              .to_string(index=False, float_format=lambda x: f'{x:.3f}'))
     lp = collect_logprobs(spec)
     if not lp.empty:
         print('\nlog-probability readouts (means over probes, claims and seeds; margins in nats, positive = prefers the claim):')
