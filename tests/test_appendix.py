@@ -1,5 +1,4 @@
 "The appendix experiments: list-of-facts chats (D.1), paraphrased negations (D.2) and the two-phase run (§5)."
-import json
 from pathlib import Path
 import pytest
 from negneglect.core import read_jsonl, tiny_llama
