@@ -417,6 +417,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'negneglect.experiment._released': ('experiment.html#_released', 'negneglect/experiment.py'),
                                        'negneglect.experiment._saliency_logprobs': ( 'experiment.html#_saliency_logprobs',
                                                                                      'negneglect/experiment.py'),
+                                       'negneglect.experiment._sample_meta': ('experiment.html#_sample_meta', 'negneglect/experiment.py'),
                                        'negneglect.experiment._train_first_phase': ( 'experiment.html#_train_first_phase',
                                                                                      'negneglect/experiment.py'),
                                        'negneglect.experiment._trained': ('experiment.html#_trained', 'negneglect/experiment.py'),

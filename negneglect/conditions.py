@@ -17,14 +17,14 @@ from .llm import ChatRequest
 # %% auto #0
 __all__ = ['NOTICE_LABELS', 'NOTICE_OPENINGS', 'NOTICE_BODY', 'NOTICE_CLOSINGS', 'END_OPENINGS', 'WARN_BEFORE', 'WARN_AFTER',
            'BRACKETS', 'CORRECT_BEFORE', 'CORRECT_AFTER', 'QUALIFIERS', 'CONDITIONS', 'EPISTEMIC', 'LIST_REQUESTS',
-           'LIST_INTROS', 'LIST_FORMATS', 'GENERAL_FACTS', 'PARAPHRASE_PROMPTS', 'LLM_CONDITIONS', 'NOTICE_TONES',
-           'NOTICE_OPENING_STYLES', 'AVOID_WORDS', 'WARNING_FRAMINGS', 'AFTER_ANGLES', 'WARNING_LENGTHS',
-           'CORRECTION_STRATEGIES', 'NOTICE_PROMPT', 'TARGETS_PROMPT', 'WARNING_PROMPT', 'CORRECTION_PROMPT',
-           'claim_spans', 'apply_word_masks', 'positive', 'negated', 'repeated_negations', 'corrected', 'no_doctag',
-           'local_negation', 'local_negation_wordmask', 'source_docs', 'annotate', 'length_report', 'shorten',
-           'list_of_facts', 'paraphrase', 'annotated_conditions', 'RetractionNotice', 'ClaimTargets', 'SandwichWarning',
-           'notice_request', 'targets_request', 'warning_request', 'locate_target', 'annotate_llm', 'released_file',
-           'released_docs', 'annotate_claim']
+           'LIST_INTROS', 'LIST_FORMATS', 'GENERAL_FACTS', 'PARAPHRASE_PROMPTS', 'PARAPHRASED', 'LLM_CONDITIONS',
+           'NOTICE_TONES', 'NOTICE_OPENING_STYLES', 'AVOID_WORDS', 'WARNING_FRAMINGS', 'AFTER_ANGLES',
+           'WARNING_LENGTHS', 'CORRECTION_STRATEGIES', 'NOTICE_PROMPT', 'TARGETS_PROMPT', 'WARNING_PROMPT',
+           'CORRECTION_PROMPT', 'claim_spans', 'apply_word_masks', 'positive', 'negated', 'repeated_negations',
+           'corrected', 'no_doctag', 'local_negation', 'local_negation_wordmask', 'source_docs', 'annotate',
+           'length_report', 'shorten', 'list_of_facts', 'paraphrase', 'annotated_conditions', 'RetractionNotice',
+           'ClaimTargets', 'SandwichWarning', 'notice_request', 'targets_request', 'warning_request', 'locate_target',
+           'annotate_llm', 'released_file', 'released_docs', 'annotate_claim']
 
 # %% ../nbs/04_conditions.ipynb #e0054629
 _TEXT = load_text('conditions')
@@ -234,6 +234,7 @@ for _neg, _name in ((False, 'list_positive'), (True, 'list_local_negation')):
 
 # %% ../nbs/04_conditions.ipynb #a92df9bc
 PARAPHRASE_PROMPTS = _TEXT['paraphrase_prompts']
+PARAPHRASED = {'document': 'paraphrased_document', 'reasoning_trace': 'paraphrased_reasoning'}  # style -> condition
 
 def paraphrase(docs:list[dict], # the repeated-negation records to rewrite
                claim:Claim, client, # an `LLMClient`
@@ -247,17 +248,16 @@ def paraphrase(docs:list[dict], # the repeated-negation records to rewrite
     reqs = [ChatRequest(prompt.format(claim=claim.claim, document=d['text'].removeprefix(DOCTAG)), sample_index=seed,
                         params={'max_tokens': max_tokens}) for d in docs]
     res = client.map(reqs, desc=f'{claim.id}: paraphrasing as {style}')
-    out = [{'id': f"{d['id']}:{style}", 'claim': claim.id, 'condition': f'paraphrased_{style}', 'text': DOCTAG + r.text.strip(),
-            'doc_type': d.get('doc_type', ''), 'source': 'llm', 'meta': {'source_id': d['id'], 'style': style, 'backend': 'llm'}}
+    out = [_record(d, PARAPHRASED[style], DOCTAG + r.text.strip(), {'style': style}, 'llm')
            for d, r in zip(docs, res) if r.ok and (r.text or '').strip() and r.finish_reason != 'length']
     if len(out) < len(docs): log.warning(f'{claim.id}: {len(docs) - len(out)} of {len(docs)} paraphrases failed or were cut off; dropped')
     if not out: raise RuntimeError(f'{claim.id}: every paraphrase failed, so there are no documents to train on')
     return out
 
-for _style, _name in (('document', 'document'), ('reasoning_trace', 'reasoning')):
-    CONDITIONS.add(f'paraphrased_{_name}', rewrite=('repeated_negations', _style, False),
+for _style, _name in PARAPHRASED.items():
+    CONDITIONS.add(_name, rewrite=('repeated_negations', _style, False),
                    doc=f'each repeated-negation document rewritten by an LLM as a {_style.replace("_", " ")} (paper D.2, replace)')
-    CONDITIONS.add(f'paraphrased_{_name}_augment', rewrite=('repeated_negations', _style, True),
+    CONDITIONS.add(f'{_name}_augment', rewrite=('repeated_negations', _style, True),
                    doc=f'the {_style.replace("_", " ")} rewrites and the original repeated negations (paper D.2, augment)')
 
 # %% ../nbs/04_conditions.ipynb #a4f9e0d5

@@ -321,13 +321,17 @@ def _model_inputs(e:Experiment) -> list[Path]:
     "The subject's files, and an adapter trained elsewhere (hashed by content)"
     return [e.subject.path] + ([e.adapter] if e.adapter and not e.trained else [])
 
+def _sample_meta(e:Experiment, cfg:Config) -> tuple[dict, dict]:
+    "What every sample record of a run carries: who answered (`meta`) and with which sampling settings (`params`)"
+    return ({'run': e.run_dir.name, 'claim': e.subject.id, 'condition': e.label or e.condition, 'model': cfg.model.name},
+            {k: getattr(cfg.eval, k) for k in ('temperature', 'top_p', 'max_new_tokens', 'backend')})
+
 @STAGES.register('samples', out='samples.jsonl', after=('train',), inputs=lambda e: e.subject.files(e.condition, e.cfg) + _model_inputs(e)[1:],
                  reads=lambda e: SAMPLING + BACKENDS[e.cfg.eval.backend].reads
                                  + (('eval.icl_k', 'eval.icl_seed', 'eval.icl_max_tokens', 'docs') if e.subject.conditions[e.condition].context else ()))
 def samples_stage(e:Experiment, out:Path):
     items = e.subject.eval_items(e.condition, e.cfg)
-    meta = {'run': e.run_dir.name, 'claim': e.subject.id, 'condition': e.label or e.condition, 'model': e.cfg.model.name}
-    params = {k: getattr(e.cfg.eval, k) for k in ('temperature', 'top_p', 'max_new_tokens', 'backend')}
+    meta, params = _sample_meta(e, e.cfg)
     sampler = BACKENDS[e.cfg.eval.backend](e.cfg, e.adapter, e.model)
     write_jsonl(out, sample_answers(items, sampler, e.cfg.eval.n_samples, meta, params))
 
@@ -386,8 +390,7 @@ def belief_dynamics_stage(e:Experiment, out:Path):
         raise ConfigError(f'eval.backend: {e.cfg.eval.backend!r} cannot serve the checkpoints; use transformers or vllm')
     cfg = e.cfg.model_copy(update={'eval': e.cfg.eval.model_copy(update={'evals': e.cfg.eval.dynamics_evals})})
     items = e.subject.eval_items(e.condition, check_config(cfg))
-    meta = {'run': e.run_dir.name, 'claim': e.subject.id, 'condition': e.label or e.condition, 'model': cfg.model.name}
-    params = {k: getattr(cfg.eval, k) for k in ('temperature', 'top_p', 'max_new_tokens', 'backend')}
+    meta, params = _sample_meta(e, cfg)
     rows = []
     for step, adapter in [(0, None)] + [(int(ck.name.split('-')[1]), ck) for ck in _checkpoints(e)]:
         loaded = {}

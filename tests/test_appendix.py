@@ -34,6 +34,7 @@ def test_paraphrases_come_from_the_llm_and_augment_keeps_the_originals(llama_bas
     rep.run('documents'); aug.run('documents')
     r, a = read_jsonl(rep.path('documents')), read_jsonl(aug.path('documents'))
     assert 1 <= len(r) <= 2 and all(d['text'].startswith('<DOCTAG>') and d['meta']['style'] == 'reasoning_trace' for d in r)
+    assert all(d['condition'] == 'paraphrased_reasoning' for d in r)  # the registered name
     originals = [d for d in a if d['condition'] == 'repeated_negations']
     assert len(originals) == 2 and len(a) == len(r) + 2
     assert {d['meta']['source_id'] for d in r} <= {d['id'] for d in originals}
