@@ -18,6 +18,10 @@ weight gradient 2N only for trained weights. tok/s counts real tokens; padding i
     python bench/train_throughput.py --only ours,loop --profile 2   # torch.profiler tables of 2 steps (ours, loop)
     python bench/train_throughput.py --random-config bench/configs/qwen3-0.6b.json   # random weights, real architecture
 
+`--precision` (default `auto`, as `train.precision`) sets the arithmetic of all three trainers and of the matmul roof:
+bf16 mixed precision (frozen weights in bf16, LoRA and AdamW in fp32, matmuls under autocast) where the hardware has
+it, else fp32. With bf16 the plain Trainer also runs at its own default, fp32 (`hf_fp32`, `ratio_hf_fp32`).
+
 Because the machine may be shared, each trainer also reports its CPU time in the timed window (`cpu%` = CPU seconds /
 (wall seconds * threads)) and the load average around it; compare trainers only within one run.
 """
@@ -115,10 +119,15 @@ def child_ours(args, work:Path, t0:float) -> dict:
             record_inputs(model, steps, row_index(rows)); fl['f'] = flops_per_token(model)
         def on_step_begin(self, a, state, control, **kw): steps.begin(); prof.step_begin(state.global_step)
         def on_step_end(self, a, state, control, **kw): steps.end(); prof.step_end(state.global_step)
-    cfg = make_config('demo', {'model.name': args.model, 'train.batch_size': args.batch, 'train.epochs': 1,
+    cfg = make_config('demo', {'model.name': args.model, 'train.batch_size': args.batch, 'train.epochs': 1, 'train.precision': args.precision,
                                'train.lora_r': args.r, 'train.lora_alpha': 2 * args.r, 'train.n_checkpoints': 0})
     train(work/'tokens.jsonl', cfg, work/'ours', resume=False, callbacks=[Bench()], micro_batch=args.micro)
     return {**steps.report(), 'flops_per_token': fl['f'][0], 'n_trainable': fl['f'][1], 'n_frozen': fl['f'][2]}
+
+def bf16(args) -> bool:
+    "Does `--precision` mean bf16 mixed precision on this machine?"
+    from negneglect.train import resolve_precision
+    return resolve_precision(args.precision) == 'bf16'
 
 def _peft_model(args):
     import torch
@@ -126,7 +135,8 @@ def _peft_model(args):
     from transformers import AutoModelForCausalLM
     from negneglect.train import LORA_TARGETS
     cuda = torch.cuda.is_available()
-    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.bfloat16 if cuda else torch.float32).to('cuda' if cuda else 'cpu')
+    dtype = torch.bfloat16 if bf16(args) else torch.float32  # frozen weights; PEFT keeps the LoRA in fp32
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype).to('cuda' if cuda else 'cpu')
     torch.manual_seed(1)
     return get_peft_model(model, LoraConfig(r=args.r, lora_alpha=2 * args.r, target_modules=LORA_TARGETS, task_type='CAUSAL_LM'))
 
@@ -153,7 +163,7 @@ def child_hf(args, work:Path, t0:float) -> dict:
     cuda = torch.cuda.is_available()
     targs = TrainingArguments(output_dir=str(work/'hf'), per_device_train_batch_size=args.batch, num_train_epochs=1,
                               learning_rate=LR, lr_scheduler_type='linear', logging_steps=1, save_strategy='no', report_to=[],
-                              use_cpu=not cuda, bf16=cuda, remove_unused_columns=False, seed=1,
+                              use_cpu=not cuda, bf16=bf16(args), remove_unused_columns=False, seed=1,
                               train_sampling_strategy='sequential', disable_tqdm=True)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     Trainer(model=model, args=targs, train_dataset=ds, data_collator=make_collator(pad), callbacks=[Bench()]).train()
@@ -172,7 +182,7 @@ def child_loop(args, work:Path, t0:float) -> dict:
     dev = next(model.parameters()).device
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR, weight_decay=0.0, fused=True)
     model.train(); index = row_index(rows)
-    amp = torch.autocast('cuda', dtype=torch.bfloat16, enabled=dev.type == 'cuda')
+    amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16(args))
     for step, b in enumerate(batches, 1):
         steps.begin(); prof.step_begin(step)
         batch = {k: v.to(dev) for k, v in collate([rows[i] for i in b]).items()}
@@ -185,10 +195,10 @@ def child_loop(args, work:Path, t0:float) -> dict:
     return {**steps.report(), 'flops_per_token': f[0], 'n_trainable': f[1], 'n_frozen': f[2]}
 
 def child_matmul(args, work:Path, t0:float) -> dict:
-    "Sustained GFLOP/s of square matmuls (fp32 on CPU, bf16 on GPU) over about `--matmul-s` seconds"
+    "Sustained GFLOP/s of square matmuls in the trainers' precision (bf16 or fp32) over about `--matmul-s` seconds"
     import torch
     cuda = torch.cuda.is_available()
-    n, dt = (8192, torch.bfloat16) if cuda else (2048, torch.float32)
+    n, dt = 8192 if cuda else 2048, torch.bfloat16 if bf16(args) else torch.float32
     a, b = (torch.randn(n, n, dtype=dt, device='cuda' if cuda else 'cpu') for _ in range(2))
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     for _ in range(3): a @ b
@@ -234,8 +244,9 @@ def prepare(args, work:Path):
                            max_len=args.max_len)
     write_jsonl(work/'tokens.jsonl', [{'kind': 'claim', 'input_ids': t['input_ids'], 'labels': t['labels']} for t in toks])
 
-def run_child(who:str, args, work:Path) -> dict:
+def run_child(who:str, args, work:Path, precision:str|None=None) -> dict:
     cmd = [sys.executable, __file__, '--_child', who, '--_work', str(work), '--model', args.model, '--batch', str(args.batch),
+           '--precision', precision or args.precision,
            '--r', str(args.r), '--profile', str(args.profile), '--matmul-s', str(args.matmul_s)] + (['--micro', str(args.micro)] if args.micro else [])
     load = os.getloadavg()[0]
     out = subprocess.run(cmd, capture_output=True, text=True)
@@ -255,6 +266,8 @@ def main():
     ap.add_argument('--micro', type=int, default=None, help="ours: sequences per forward pass (default: train()'s choice)")
     ap.add_argument('--profile', type=int, default=0, help='profile this many steps after the first (ours, loop; left out of the timing)')
     ap.add_argument('--matmul-s', type=float, default=10.0)
+    ap.add_argument('--precision', default='auto', choices=['auto', 'fp32', 'bf16'],
+                    help="train.precision for all trainers (auto: bf16 mixed precision where the hardware has it)")
     ap.add_argument('--random-config', help='config.json of an architecture to instantiate with random weights')
     ap.add_argument('--tokenizer', help='with --random-config: tokenizer folder (default: the embedded model\'s)')
     ap.add_argument('--json', help='also write all results to this file')
@@ -279,6 +292,8 @@ def main():
     (work/'batches.json').write_text(json.dumps(batches))
     for who in ('hf', 'loop', 'matmul'):
         if who in only: res[who] = run_child(who, args, work)
+    if 'hf' in only and bf16(args):  # also the plain Trainer at its own default, fp32
+        res['hf_fp32'] = run_child('hf', args, work, precision='fp32')
     report(args, work, res)
 
 def report(args, work:Path, res:dict):
@@ -289,7 +304,7 @@ def report(args, work:Path, res:dict):
     if mm: print(f"matmul    {mm['n']}x{mm['n']} {mm['dtype']}: {mm['gflops']:.1f} GFLOP/s sustained over {mm['seconds']:.0f}s, "
                  f"{mm['threads']} threads, cpu {100 * mm['cpu_frac']:.0f}%, load {mm['load_before']:.1f}->{mm['load_after']:.1f}")
     sigs = {w: [s['rows'] for s in r['sigs']] for w, r in res.items() if 'sigs' in r}
-    for who in ('ours', 'hf', 'loop'):
+    for who in ('ours', 'hf', 'hf_fp32', 'loop'):
         if who not in res: continue
         r = res[who]
         r['tok_s'] = r['tokens'] / r['seconds']; r['gflops'] = r['tok_s'] * r['flops_per_token'] / 1e9
@@ -302,7 +317,8 @@ def report(args, work:Path, res:dict):
         print(f"FLOPs/token = 6*{o['n_trainable']/1e6:.2f}M trainable + 4*{o['n_frozen']/1e6:.1f}M frozen = {o['flops_per_token']/1e9:.3f} GFLOP")
         same = all(v == sigs['ours'] for v in sigs.values())
         print(f"identical batches (the same rows in the same order, every step): {'yes' if same else 'NO: ' + str({w: v == sigs['ours'] for w, v in sigs.items()})}")
-        if 'hf' in res: print(f"ratio_hf={o['tok_s'] / res['hf']['tok_s']:.2f}")
+        if 'hf' in res: print(f"ratio_hf={o['tok_s'] / res['hf']['tok_s']:.2f}  (plain Trainer at the same precision)")
+        if 'hf_fp32' in res: print(f"ratio_hf_fp32={o['tok_s'] / res['hf_fp32']['tok_s']:.2f}  (plain Trainer at its default, fp32)")
         if 'loop' in res: print(f"ratio_limit={o['tok_s'] / res['loop']['tok_s']:.2f}")
         if mm: print(f"mfu={o['gflops'] / mm['gflops']:.2f}")
     if args.profile: print('profiles: ' + ' '.join(str(p) for p in sorted(work.glob('profile-*.txt'))))

@@ -169,6 +169,9 @@ class TrainConfig(_Cfg):
     epochs: float = Field(1, gt=0)
     n_checkpoints: int = Field(3, ge=0)  # log-spaced checkpoints for training dynamics
     group_by_length: bool = True  # batch documents of similar length together (less padding, same data)
+    # `auto`: bf16 mixed precision (frozen weights in bf16, LoRA and optimizer in fp32) where the hardware computes bf16
+    # natively (a bf16 GPU; a CPU with AVX512-BF16 or AMX), else fp32; `fp32` or `bf16` force one (06_train)
+    precision: Literal['auto', 'fp32', 'bf16'] = 'auto'
     # `mean`: a batch's per-token losses averaged over its trained tokens (TRL); `sum`: summed, as Tinker does (06_train)
     loss: Literal['mean', 'sum'] = 'mean'
     init_adapter: str|None = None  # start from this adapter's weights (a folder), e.g. phase 1's in the two-phase run

@@ -13,8 +13,8 @@ from .core import (Config, ConfigError, atomic_write, get_secret, log, read_json
 
 # %% auto #0
 __all__ = ['TRACKER_PACKAGES', 'LORA_TARGETS', 'log_spaced_steps', 'load_tokens', 'make_collator', 'micro_batches', 'trackers',
-           'check_trackers', 'tracking_env', 'untie_lm_head', 'adapts_lm_head', 'load_adapter_weights', 'token_losses',
-           'needs_own_loss', 'train', 'plot_loss']
+           'check_trackers', 'tracking_env', 'native_bf16', 'resolve_precision', 'untie_lm_head', 'adapts_lm_head',
+           'load_adapter_weights', 'token_losses', 'needs_own_loss', 'train', 'plot_loss']
 
 # %% ../nbs/06_train.ipynb #e0013599
 def log_spaced_steps(total:int, n:int, first:int|None=None) -> list[int]:
@@ -107,6 +107,19 @@ def _environ(values:dict[str, str]):
 # %% ../nbs/06_train.ipynb #46950a80
 LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']
 
+def native_bf16() -> bool:
+    "Does this machine compute bf16 natively: a GPU with bf16, or a CPU with AVX512-BF16 or AMX (oneDNN's bf16 kernels)?"
+    import torch
+    if torch.cuda.is_available(): return torch.cuda.is_bf16_supported()
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+def resolve_precision(precision:str) -> str:
+    "`bf16` or `fp32`: what `train.precision` means on this machine (`auto`: bf16 where it is native)"
+    if precision == 'auto': return 'bf16' if native_bf16() else 'fp32'
+    if precision == 'bf16' and not native_bf16():
+        log.warning('train.precision=bf16 on hardware without native bf16: it is emulated and slower than fp32')
+    return precision
+
 def _load(cfg:Config):
     "Unsloth model + tokenizer with the LoRA adapter of `cfg.train` attached"
     import unsloth  # noqa: F401  (before transformers / trl)
@@ -114,8 +127,11 @@ def _load(cfg:Config):
     from unsloth import FastLanguageModel
     cuda = torch.cuda.is_available()
     if cfg.model.load_in_4bit and not cuda: raise RuntimeError('model.load_in_4bit needs a CUDA GPU; set it to false on CPU')
+    precision = resolve_precision(cfg.train.precision)
+    # the frozen weights in bf16 or fp32 (on a GPU, `auto` leaves it to Unsloth: bf16, or fp16 where bf16 is missing)
+    dtype = None if cuda and cfg.train.precision == 'auto' else {'bf16': torch.bfloat16, 'fp32': torch.float32}[precision]
     model, tok = FastLanguageModel.from_pretrained(resolve_model(cfg.model.name), max_seq_length=cfg.model.max_seq_len,
-                                                   load_in_4bit=cfg.model.load_in_4bit, dtype=None if cuda else torch.float32)
+                                                   load_in_4bit=cfg.model.load_in_4bit, dtype=dtype)
     t = cfg.train
     if t.train_lm_head: model = _peft_with_head(model, t, cuda)
     else:
@@ -265,7 +281,7 @@ def train(tokens_path:Path, # `train_tokens.jsonl` from `05_mix`
         logging_steps=1, save_strategy='no', save_only_model=False, seed=t.seed, data_seed=t.seed, report_to=report_to,
         run_name='/'.join(out_dir.resolve().parts[-2:]), project=os.environ.get('TRACKIO_PROJECT', 'negneglect'),
         trackio_static_space_id=False,  # trackio: never create a Space
-        use_cpu=not torch.cuda.is_available(), bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        use_cpu=not torch.cuda.is_available(), bf16=resolve_precision(t.precision) == 'bf16',
         gradient_checkpointing=False, dataset_kwargs={'skip_prepare_dataset': True}, remove_unused_columns=False,
         max_length=None, train_sampling_strategy='group_by_length' if t.group_by_length else 'random',
         disable_tqdm=os.environ.get('NEGNEGLECT_PROGRESS') == '0')
@@ -280,7 +296,7 @@ def train(tokens_path:Path, # `train_tokens.jsonl` from `05_mix`
         last = _last_checkpoint(out_dir/'checkpoints') if resume else None
         if last: log.info(f'resuming from {last}')
         n_tokens = sum(len(r['input_ids']) for r in rows)
-        log.info(f'training {cfg.model.name}: {len(rows)} rows, {n_tokens} tokens, {total} steps of {micro}x{accum} sequences, checkpoints at {sorted(save_steps)}')
+        log.info(f'training {cfg.model.name}: {len(rows)} rows, {n_tokens} tokens, {total} steps of {micro}x{accum} sequences in {resolve_precision(t.precision)}, checkpoints at {sorted(save_steps)}')
         trainer.train(resume_from_checkpoint=str(last) if last else None)
     _write_log(out_dir, rec.rows, n_tokens * t.epochs, append=bool(last))
     save_config(cfg, out_dir/'train_config.yaml')

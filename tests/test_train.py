@@ -132,3 +132,18 @@ def test_wandb_defaults_to_offline_without_a_key(tmp_path, monkeypatch):
     (tmp_path/'.env').write_text('WANDB_API_KEY=0123456789abcdef0123456789abcdef01234567\n')
     env = tracking_env(['wandb'], tmp_path)
     assert 'WANDB_MODE' not in env and env['WANDB_API_KEY'].startswith('0123')   # a key in .env: online, key in the env only
+
+@pytest.mark.parametrize('precision', ['fp32', 'bf16'])
+def test_precision_sets_the_frozen_weights_dtype_and_keeps_lora_in_fp32(precision):
+    "`train.precision`: frozen weights in the chosen dtype, the trained LoRA always fp32 (Adam's updates keep their precision)"
+    import torch
+    from negneglect.train import _load, resolve_precision
+    model, _ = _load(make_config('demo', {'model.name': str(tiny_llama()), 'train.precision': precision}))
+    frozen = {p.dtype for p in model.parameters() if not p.requires_grad}
+    trained = {p.dtype for p in model.parameters() if p.requires_grad}
+    assert frozen == {torch.bfloat16 if precision == 'bf16' else torch.float32} and trained == {torch.float32}
+    assert resolve_precision(precision) == precision
+
+def test_auto_precision_is_bf16_exactly_where_it_is_native():
+    from negneglect.train import native_bf16, resolve_precision
+    assert resolve_precision('auto') == ('bf16' if native_bf16() else 'fp32')
