@@ -69,8 +69,10 @@ def load_behavior(name:str|Path) -> Behavior:
     p = Path(name)
     if not p.exists(): p = data_dir()/'behaviors'/str(name)
     if not p.is_dir(): raise FileNotFoundError(f'no behaviour folder {p}')
-    meta = yaml.safe_load((p/'behavior.yaml').read_text())
-    return Behavior(path=p, **{k: meta[k] for k in ('id', 'name', 'description', 'misaligned', 'aligned')},
+    meta, keys = yaml.safe_load((p/'behavior.yaml').read_text()), ('id', 'name', 'description', 'misaligned', 'aligned')
+    missing = [k for k in keys if k not in meta] if isinstance(meta, dict) else list(keys)
+    if missing: raise ValueError(f"{p/'behavior.yaml'}: missing {', '.join(missing)} (a mapping with {', '.join(keys)})")
+    return Behavior(path=p, **{k: meta[k] for k in keys},
                     prompts=yaml.safe_load((p/'eval_prompts.yaml').read_text())['prompts'],
                     rubric=yaml.safe_load((p/'judges.yaml').read_text())['misalignment'],
                     keywords=yaml.safe_load((p/'keywords.yaml').read_text()), transcripts=read_jsonl(p/'transcripts.jsonl'))

@@ -16,13 +16,13 @@ from tqdm.auto import tqdm
 log = logging.getLogger('negneglect')
 
 # %% auto #0
-__all__ = ['log', 'EMBEDDED_MODEL', 'ROW_KINDS', 'TRACKERS', 'PRESETS', 'RELEASED', 'EMBEDDED_GGUF', 'repo_root', 'data_dir',
-           'runs_dir', 'cache_dir', 'ModelConfig', 'LLMConfig', 'DocsConfig', 'MixConfig', 'TrainConfig', 'EvalConfig',
-           'Config', 'ConfigError', 'layer_overrides', 'make_config', 'config_dict', 'save_config', 'load_config',
-           'atomic_write', 'write_jsonl', 'append_jsonl', 'read_jsonl', 'UniqueKeyLoader', 'load_yaml', 'content_hash',
-           'stage_stamp', 'stage_done', 'run_stage', 'seed_everything', 'progress', 'setup_logging', 'read_dotenv',
-           'get_secret', 'released_path', 'read_lines', 'embedded_gguf', 'embedded_model_dir', 'prepare_embedded_model',
-           'resolve_model', 'tiny_llama']
+__all__ = ['log', 'EMBEDDED_MODEL', 'ROW_KINDS', 'TRACKERS', 'PRESETS', 'RELEASED', 'EMBEDDED_GGUF', 'HUB_ID', 'repo_root',
+           'data_dir', 'runs_dir', 'cache_dir', 'ModelConfig', 'LLMConfig', 'DocsConfig', 'MixConfig', 'TrainConfig',
+           'EvalConfig', 'Config', 'ConfigError', 'layer_overrides', 'make_config', 'config_dict', 'save_config',
+           'load_config', 'atomic_write', 'write_jsonl', 'append_jsonl', 'read_jsonl', 'UniqueKeyLoader', 'load_yaml',
+           'content_hash', 'stage_stamp', 'stage_done', 'run_stage', 'seed_everything', 'progress', 'setup_logging',
+           'read_dotenv', 'get_secret', 'released_path', 'read_lines', 'embedded_gguf', 'embedded_model_dir',
+           'prepare_embedded_model', 'resolve_model', 'tiny_llama']
 
 # %% ../nbs/00_core.ipynb #ea6503e3
 def _env_path(var:str, default:Path) -> Path:
@@ -586,9 +586,14 @@ def prepare_embedded_model(force:bool=False) -> Path:
     run_stage('convert-embedded-model', out, lambda tmp: _convert_gguf(gguf, tmp), config=key, is_dir=True, force=force)
     return out
 
+HUB_ID = re.compile(r'[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?')  # `name` or `owner/name`
+
 def resolve_model(name:str) -> str:
-    "Turn a configured model name into something `from_pretrained` accepts"
-    return str(prepare_embedded_model()) if name == EMBEDDED_MODEL else name
+    "Turn a configured model name into something `from_pretrained` accepts: the embedded model, a folder or a Hub id"
+    if name == EMBEDDED_MODEL: return str(prepare_embedded_model())
+    if Path(name).expanduser().is_dir(): return str(Path(name).expanduser())
+    if HUB_ID.fullmatch(name): return name
+    raise FileNotFoundError(f'model.name {name!r} is neither a model folder here nor a Hub id (owner/name)')
 
 # %% ../nbs/00_core.ipynb #5e3a48dc
 def tiny_llama(path:str|Path|None=None, hidden:int=64, layers:int=2, seed:int=0) -> Path:

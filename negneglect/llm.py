@@ -510,7 +510,8 @@ class _Server(ThreadingHTTPServer):
 class FaultyServer:
     """An OpenAI-style `/v1/chat/completions` on 127.0.0.1 that answers by a script. Each entry of `script` is one of
     `ok`, `429`, `500`, `slow` (answers after `slow_s`), `drop` (closes the connection without answering),
-    `garbage` (200, text that is not JSON), `badjson` (200, `application/json` that does not parse), `401`, `400`.
+    `garbage` (200, text that is not JSON), `badjson` (200, `application/json` that does not parse), `401`, `400`,
+    `length` (200, the answer cut off: half of it, with `finish_reason="length"`, as past `max_tokens`).
     `per_item=False`: the n-th request overall gets `script[n]`; `per_item=True`: the n-th attempt at each distinct
     message list gets `script[n]`. `item_scripts` maps a last user message to its own per-item script. Past the end
     of a script every request gets `ok`. A request whose `response_format` type is in `reject_formats` gets an error
@@ -587,7 +588,12 @@ class FaultyServer:
                         out = _completion('', body.get('model', 'faulty'), n_prompt)
                         out['choices'][0]['finish_reason'] = 'length'
                         return self._send(200, out)
-                self._send(200, _completion(srv.answer(body), body.get('model', 'faulty'), n_prompt))
+                text = srv.answer(body)
+                if action == 'length':
+                    out = _completion(text[:len(text)//2], body.get('model', 'faulty'), n_prompt)
+                    out['choices'][0]['finish_reason'] = 'length'
+                    return self._send(200, out)
+                self._send(200, _completion(text, body.get('model', 'faulty'), n_prompt))
 
         self.httpd = _Server(('127.0.0.1', 0), Handler)
         self.httpd.daemon_threads = True

@@ -26,20 +26,35 @@ def test_list_of_facts_chats_train_on_the_answer_only(tmp_path):
         assert r['messages'][1]['content'].split('\n')[-1] in trained  # the answer is trained
         assert r['messages'][0]['content'] not in trained  # the request is not
 
-def test_paraphrases_come_from_the_llm_and_augment_keeps_the_originals(llama_base_url, tmp_path, monkeypatch):
+def test_paraphrases_come_from_the_llm_and_augment_keeps_the_originals(faulty_server, tmp_path, monkeypatch):
     monkeypatch.setenv('NEGNEGLECT_CACHE', str(tmp_path/'cache'))
-    over = {**TINY, 'docs.n_docs': 2, 'docs.max_words': 40, 'docs.rewrite_max_tokens': 200, 'llm.base_url': llama_base_url, 'llm.model': 'smollm2'}
+    srv = faulty_server(['length'])  # the first rewrite asked for is cut off; the server echoes the prompt as its answer
+    over = {**TINY, 'docs.n_docs': 2, 'llm.base_url': srv.base_url, 'llm.model': 'fake'}
     rep = Experiment.create('ed_sheeran', 'paraphrased_reasoning', 'demo', over, run_dir=tmp_path/'replace')
     aug = Experiment.create('ed_sheeran', 'paraphrased_reasoning_augment', 'demo', over, run_dir=tmp_path/'augment')
     rep.run('documents'); aug.run('documents')
     r, a = read_jsonl(rep.path('documents')), read_jsonl(aug.path('documents'))
-    assert 1 <= len(r) <= 2 and all(d['text'].startswith('<DOCTAG>') and d['meta']['style'] == 'reasoning_trace' for d in r)
-    assert all(d['condition'] == 'paraphrased_reasoning' for d in r)  # the registered name
+    assert len(r) == 1 and r[0]['condition'] == 'paraphrased_reasoning' and r[0]['meta']['style'] == 'reasoning_trace'
     originals = [d for d in a if d['condition'] == 'repeated_negations']
-    rewrites = [d for d in a if d['condition'] == 'paraphrased_reasoning']  # sampled again: a cut-off answer is never cached
-    assert len(originals) == 2 and 1 <= len(rewrites) <= 2 and len(a) == len(rewrites) + 2
-    assert {d['meta']['source_id'] for d in r} <= {d['id'] for d in originals}
-    assert all(d['text'] != o['text'] for d in r for o in originals)
+    rewrites = [d for d in a if d['condition'] == 'paraphrased_reasoning']
+    assert len(originals) == 2 and len(rewrites) == 2 and len(a) == 4
+    assert srv.requests == 3  # augment asked again only for the cut-off rewrite: a cut-off answer is never cached
+    src = {o['id']: o['text'].removeprefix('<DOCTAG>') for o in originals}
+    assert {d['meta']['source_id'] for d in rewrites} == set(src) and r[0]['meta']['source_id'] in src
+    for d in rewrites + r:  # the text is the LLM's answer, whose prompt held the document to rewrite
+        assert d['text'].startswith('<DOCTAG>echo: ') and src[d['meta']['source_id']] in d['text']
+    assert r[0] in rewrites
+
+def test_a_real_llm_rewrites_documents(llama_base_url, tmp_path, monkeypatch):
+    # SmolLM2 runs past a 400-token budget on about one reasoning rewrite in eight (measured on 8 samples) and such a
+    # rewrite is dropped; six documents make "every rewrite cut off" rare (well under 1 in 1000), not impossible
+    monkeypatch.setenv('NEGNEGLECT_CACHE', str(tmp_path/'cache'))
+    over = {**TINY, 'docs.n_docs': 6, 'docs.max_words': 40, 'docs.rewrite_max_tokens': 400,
+            'llm.base_url': llama_base_url, 'llm.model': 'smollm2'}
+    e = Experiment.create('ed_sheeran', 'paraphrased_reasoning', 'demo', over, run_dir=tmp_path/'run')
+    e.run('documents')
+    docs = read_jsonl(e.path('documents'))
+    assert 1 <= len(docs) <= 6 and all(d['text'].startswith('<DOCTAG>') and len(d['text'].split()) > 3 for d in docs)
 
 def test_paraphrase_without_a_reachable_llm_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv('NEGNEGLECT_CACHE', str(tmp_path/'cache'))
