@@ -209,6 +209,9 @@ class EvalConfig(_Cfg):
     reasoning_max_new_tokens: int = Field(256, ge=1)  # the thinking budget of the reasoning-mode evals (the paper: 32k)
     dynamics_evals: list[str]|None = None  # eval types sampled and judged at every checkpoint (paper B.6; None: none)
     bootstrap: int = Field(2000, ge=100)  # resamples for 95% CIs
+    # the model's dtype when sampling and reading log-probs: auto = bf16 on a GPU, fp32 on a CPU; bf16 on a CPU with
+    # native bf16 is faster (07_generate) but moves the readouts a little, so it is asked for, not the default
+    precision: Literal['auto', 'fp32', 'bf16'] = 'auto'
 
 class Config(_Cfg):
     "Everything one (claim, condition) run needs to know"

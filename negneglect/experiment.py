@@ -19,7 +19,7 @@ from .llm import LLMClient
 from .conditions import CONDITIONS, annotate, paraphrase, released_docs, released_file, shorten, source_docs
 from .mix import make_mix
 from .train import train
-from .generate import BACKENDS, generate, load_model
+from .generate import BACKENDS, eval_dtype, generate, load_model
 from .judge import JUDGES, claim_rubric, offline_verdict
 from .evaluate import (EVAL_TYPES, belief_metrics, eval_items, icl_contexts, logprob_report, measure_of, results_table,
                                  sample_answers, summarize,
@@ -260,7 +260,7 @@ class Experiment:
         "The run's in-process `(model, tokenizer)`: the base model with the adapter merged, loaded once"
         tag = self._keys.get('train')
         if self._model is None or self._model[0] != tag:
-            self._model = (tag, *load_model(self.cfg.model.name, adapter=self.adapter))
+            self._model = (tag, *load_model(self.cfg.model.name, adapter=self.adapter, dtype=eval_dtype(self.cfg.eval.precision)))
         return self._model[1:]
 
     def metrics(self) -> dict:
@@ -315,7 +315,8 @@ def train_stage(e:Experiment, out:Path):
     train(e.path('mix')/'train_tokens.jsonl', e.cfg, e.run_dir, init_adapter=e.start_adapter())
 
 SAMPLING = ('subject', 'condition', 'label', 'seed', 'model.name', 'model.adapter', 'eval.temperature', 'eval.top_p',
-            'eval.n_samples', 'eval.max_new_tokens', 'eval.backend', 'eval.evals', 'eval.reasoning_max_new_tokens')
+            'eval.n_samples', 'eval.max_new_tokens', 'eval.backend', 'eval.evals', 'eval.reasoning_max_new_tokens',
+            'eval.precision')
 
 def _model_inputs(e:Experiment) -> list[Path]:
     "The subject's files, and an adapter trained elsewhere (hashed by content)"
@@ -350,7 +351,7 @@ def _saliency_logprobs(e:Experiment) -> bool:
     return 'saliency_mcq' in (e.cfg.eval.evals or []) and getattr(e.subject, 'kind', '') == 'claim'
 
 @STAGES.register('logprobs', out='logprobs.json', after=('train',), when=_readouts, inputs=_model_inputs, version='2',
-                 reads=lambda e: ('model.name', 'model.adapter') + (('eval.evals', 'condition', 'label') if _saliency_logprobs(e) else ()))
+                 reads=lambda e: ('model.name', 'model.adapter', 'eval.precision') + (('eval.evals', 'condition', 'label') if _saliency_logprobs(e) else ()))
 def logprobs_stage(e:Experiment, out:Path):  # version 2: truth and chat probes, per-question MCQ rows
     extra = {'saliency': True, 'condition': e.label or e.condition} if _saliency_logprobs(e) else {}
     out.write_text(json.dumps(e.subject.logprobs(*e.model(), **extra), indent=1))
@@ -368,13 +369,14 @@ def metrics_stage(e:Experiment, out:Path):
 def _checkpoints(e:Experiment) -> list[Path]:
     return sorted((e.run_dir/'checkpoints').glob('checkpoint-*'), key=lambda p: int(p.name.split('-')[1]))
 
-@STAGES.register('dynamics', out='dynamics.jsonl', after=('train',), reads=('model.name',), version='2',
+@STAGES.register('dynamics', out='dynamics.jsonl', after=('train',), reads=('model.name', 'eval.precision'), version='2',
                  when=lambda e: e.trained and _readouts(e), inputs=lambda e: [e.subject.path])
 def dynamics_stage(e:Experiment, out:Path):
-    model, tok = load_model(e.cfg.model.name)
+    dtype = eval_dtype(e.cfg.eval.precision)
+    model, tok = load_model(e.cfg.model.name, dtype=dtype)
     rows = [{'step': 0, **e.subject.logprobs(model, tok)}]
     for ck in _checkpoints(e):
-        rows.append({'step': int(ck.name.split('-')[1]), **e.subject.logprobs(load_model(e.cfg.model.name, adapter=ck)[0], tok)})
+        rows.append({'step': int(ck.name.split('-')[1]), **e.subject.logprobs(load_model(e.cfg.model.name, adapter=ck, dtype=dtype)[0], tok)})
     write_jsonl(out, [{k: v for k, v in r.items() if k not in ('probes', 'mcq')} for r in rows])
 
 
@@ -395,7 +397,7 @@ def belief_dynamics_stage(e:Experiment, out:Path):
     for step, adapter in [(0, None)] + [(int(ck.name.split('-')[1]), ck) for ck in _checkpoints(e)]:
         loaded = {}
         def load(adapter=adapter):
-            if not loaded: loaded['m'] = load_model(cfg.model.name, adapter=adapter)
+            if not loaded: loaded['m'] = load_model(cfg.model.name, adapter=adapter, dtype=eval_dtype(cfg.eval.precision))
             return loaded['m']
         log.info(f'belief dynamics: step {step}')
         samples = sample_answers(items, BACKENDS[cfg.eval.backend](cfg, adapter, load), cfg.eval.n_samples, meta, params)

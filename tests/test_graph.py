@@ -48,6 +48,16 @@ def test_switching_the_judge_reruns_verdicts_and_metrics_only(finished, tmp_path
     assert e.path('samples').read_bytes() == samples and m['judge'] == 'llm'
     assert {json.loads(l)['judge'] for l in e.path('verdicts').read_text().splitlines()} >= {'llm:scripted', 'mcq-parse'}
 
+def test_eval_precision_reruns_the_readouts_only_and_loads_that_dtype(finished, tmp_path):
+    import torch
+    e = _copy(finished, tmp_path, {'eval.precision': 'bf16'})
+    before = _mtimes(e)
+    e.metrics()
+    assert _rerun(before, _mtimes(e)) == ['samples', 'verdicts', 'logprobs', 'metrics']  # training is kept
+    assert e.model()[0].dtype == torch.bfloat16
+    auto = _copy(finished, tmp_path/'b').model()[0].dtype
+    assert auto == (torch.bfloat16 if torch.cuda.is_available() else torch.float32)
+
 def test_bumping_a_stage_version_reruns_it_and_its_descendants_only(finished, tmp_path):
     e = _copy(finished, tmp_path)
     before = _mtimes(e)
