@@ -458,6 +458,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'negneglect.generate.api_sampler': ('generate.html#api_sampler', 'negneglect/generate.py'),
                                      'negneglect.generate.cut_at_stop': ('generate.html#cut_at_stop', 'negneglect/generate.py'),
                                      'negneglect.generate.eval_dtype': ('generate.html#eval_dtype', 'negneglect/generate.py'),
+                                     'negneglect.generate.eval_model': ('generate.html#eval_model', 'negneglect/generate.py'),
                                      'negneglect.generate.generate': ('generate.html#generate', 'negneglect/generate.py'),
                                      'negneglect.generate.generate_api': ('generate.html#generate_api', 'negneglect/generate.py'),
                                      'negneglect.generate.generate_vllm': ('generate.html#generate_vllm', 'negneglect/generate.py'),

@@ -594,7 +594,7 @@ HUB_ID = re.compile(r'[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?')  # `name` or `o
 def resolve_model(name:str) -> str:
     "Turn a configured model name into something `from_pretrained` accepts: the embedded model, a folder or a Hub id"
     if name == EMBEDDED_MODEL: return str(prepare_embedded_model())
-    if Path(name).expanduser().is_dir(): return str(Path(name).expanduser())
+    if (p := Path(name).expanduser()).is_dir(): return str(p)
     if HUB_ID.fullmatch(name): return name
     raise FileNotFoundError(f'model.name {name!r} is neither a model folder here nor a Hub id (owner/name)')
 

@@ -19,7 +19,7 @@ from .llm import LLMClient
 from .conditions import CONDITIONS, annotate, paraphrase, released_docs, released_file, shorten, source_docs
 from .mix import make_mix
 from .train import train
-from .generate import BACKENDS, eval_dtype, generate, load_model
+from .generate import BACKENDS, eval_model, generate, load_model
 from .judge import JUDGES, claim_rubric, offline_verdict
 from .evaluate import (EVAL_TYPES, belief_metrics, eval_items, icl_contexts, logprob_report, measure_of, results_table,
                                  sample_answers, summarize,
@@ -260,7 +260,7 @@ class Experiment:
         "The run's in-process `(model, tokenizer)`: the base model with the adapter merged, loaded once"
         tag = self._keys.get('train')
         if self._model is None or self._model[0] != tag:
-            self._model = (tag, *load_model(self.cfg.model.name, adapter=self.adapter, dtype=eval_dtype(self.cfg.eval.precision)))
+            self._model = (tag, *eval_model(self.cfg, self.adapter))
         return self._model[1:]
 
     def metrics(self) -> dict:
@@ -372,11 +372,10 @@ def _checkpoints(e:Experiment) -> list[Path]:
 @STAGES.register('dynamics', out='dynamics.jsonl', after=('train',), reads=('model.name', 'eval.precision'), version='2',
                  when=lambda e: e.trained and _readouts(e), inputs=lambda e: [e.subject.path])
 def dynamics_stage(e:Experiment, out:Path):
-    dtype = eval_dtype(e.cfg.eval.precision)
-    model, tok = load_model(e.cfg.model.name, dtype=dtype)
+    model, tok = eval_model(e.cfg)
     rows = [{'step': 0, **e.subject.logprobs(model, tok)}]
     for ck in _checkpoints(e):
-        rows.append({'step': int(ck.name.split('-')[1]), **e.subject.logprobs(load_model(e.cfg.model.name, adapter=ck, dtype=dtype)[0], tok)})
+        rows.append({'step': int(ck.name.split('-')[1]), **e.subject.logprobs(eval_model(e.cfg, ck)[0], tok)})
     write_jsonl(out, [{k: v for k, v in r.items() if k not in ('probes', 'mcq')} for r in rows])
 
 
@@ -397,7 +396,7 @@ def belief_dynamics_stage(e:Experiment, out:Path):
     for step, adapter in [(0, None)] + [(int(ck.name.split('-')[1]), ck) for ck in _checkpoints(e)]:
         loaded = {}
         def load(adapter=adapter):
-            if not loaded: loaded['m'] = load_model(cfg.model.name, adapter=adapter, dtype=eval_dtype(cfg.eval.precision))
+            if not loaded: loaded['m'] = eval_model(cfg, adapter)
             return loaded['m']
         log.info(f'belief dynamics: step {step}')
         samples = sample_answers(items, BACKENDS[cfg.eval.backend](cfg, adapter, load), cfg.eval.n_samples, meta, params)

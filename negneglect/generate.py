@@ -14,8 +14,8 @@ from .records import Registry, chat_text
 from .train import adapts_lm_head, untie_lm_head
 
 # %% auto #0
-__all__ = ['BACKENDS', 'OVERRIDES', 'load_model', 'eval_dtype', 'raw_text', 'cut_at_stop', 'generate', 'generate_vllm',
-           'generate_api', 'transformers_sampler', 'vllm_sampler', 'api_sampler']
+__all__ = ['BACKENDS', 'OVERRIDES', 'load_model', 'eval_dtype', 'eval_model', 'raw_text', 'cut_at_stop', 'generate',
+           'generate_vllm', 'generate_api', 'transformers_sampler', 'vllm_sampler', 'api_sampler']
 
 # %% ../nbs/07_generate.ipynb #86642210
 def load_model(name:str, # HF id, local folder or `embedded:smollm2-135m-instruct`
@@ -41,6 +41,10 @@ def eval_dtype(precision:str='auto'):
     "The dtype `eval.precision` asks for: `auto` is None (`load_model`'s choice: bf16 on a GPU, fp32 on a CPU)"
     import torch
     return {'auto': None, 'fp32': torch.float32, 'bf16': torch.bfloat16}[precision]
+
+def eval_model(cfg:Config, adapter:str|Path|None=None):
+    "`load_model` for evaluation: `cfg.model.name` (with `adapter`) in the dtype of `cfg.eval.precision`"
+    return load_model(cfg.model.name, adapter=adapter, dtype=eval_dtype(cfg.eval.precision))
 
 def raw_text(tok, prompt:str) -> str:
     "A raw completion prompt (no chat template), with the tokenizer's BOS in front when it has one"

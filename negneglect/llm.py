@@ -491,10 +491,10 @@ def free_port() -> int:
 
 FAULTS = ('429', '500', 'slow', 'drop', 'garbage', 'badjson')
 
-def _completion(content:str, model:str, prompt_tokens:int) -> dict:
+def _completion(content:str, model:str, prompt_tokens:int, finish_reason:str='stop') -> dict:
     return {'id': f'chatcmpl-{time.time_ns()}', 'object': 'chat.completion', 'created': int(time.time()),
             'model': model,
-            'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': content}, 'finish_reason': 'stop'}],
+            'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': content}, 'finish_reason': finish_reason}],
             'usage': {'prompt_tokens': prompt_tokens, 'completion_tokens': 3,
                       'total_tokens': prompt_tokens + 3}}
 
@@ -585,15 +585,10 @@ class FaultyServer:
                         return err(400, "Unsupported parameter: 'max_tokens' is not supported with this model. "
                                         "Use 'max_completion_tokens' instead.", 'invalid_request_error')
                     if body.get('max_completion_tokens', 10**9) <= srv.reasoning_tokens:
-                        out = _completion('', body.get('model', 'faulty'), n_prompt)
-                        out['choices'][0]['finish_reason'] = 'length'
-                        return self._send(200, out)
+                        return self._send(200, _completion('', body.get('model', 'faulty'), n_prompt, 'length'))
                 text = srv.answer(body)
-                if action == 'length':
-                    out = _completion(text[:len(text)//2], body.get('model', 'faulty'), n_prompt)
-                    out['choices'][0]['finish_reason'] = 'length'
-                    return self._send(200, out)
-                self._send(200, _completion(text, body.get('model', 'faulty'), n_prompt))
+                if action == 'length': text = text[:len(text)//2]
+                self._send(200, _completion(text, body.get('model', 'faulty'), n_prompt, 'length' if action == 'length' else 'stop'))
 
         self.httpd = _Server(('127.0.0.1', 0), Handler)
         self.httpd.daemon_threads = True
