@@ -93,7 +93,13 @@ part_dev() {
 
 part_server() {
   step "llama-cpp-python server (builds llama.cpp from source the first time: 5-8 minutes; then pip's wheel cache)"
-  "${PIP[@]}" install "${KEEP[@]}" -e '.[server]'
+  # A portable build (AVX2, no AVX512/AMX) unless CMAKE_ARGS says otherwise: a native build on a CPU with AMX crashed
+  # (general protection fault in libggml-cpu on the first request, 2026-12-02) where the VM does not grant AMX tiles.
+  # --no-cache-dir: never reuse a wheel pip cached from an earlier (native) build of the same version.
+  if [ "$(uname -m)" = x86_64 ]; then
+    export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}"
+  fi
+  "${PIP[@]}" install --no-cache-dir "${KEEP[@]}" -e '.[server]'
 }
 
 case "$PART" in
