@@ -113,16 +113,18 @@ def test_sweep_through_submitit_then_rerun_submits_nothing(tmp_path):
     res = run_sweep(spec, root=tmp_path/'runs', executor='debug')
     assert (len(res.ran), len(res.failed)) == (2, 1), res.summary()
     jobs = tmp_path/'runs'/'arr'/'.jobs'/'debug'
-    def submitted_since(t): return len([p for p in jobs.rglob('*_log.out') if p.stat().st_mtime >= t])
-    assert submitted_since(0) == 3                                  # one log per submitted job
+    # a job log that is new or rewritten since a snapshot (not mtime >= time.time(): file times are coarser than the clock)
+    def logs(): return {p: p.stat().st_mtime_ns for p in jobs.rglob('*_log.out')}
+    def submitted_since(t): return len([p for p, m in logs().items() if t.get(p) != m])
+    assert submitted_since({}) == 3                                 # one log per submitted job
     assert 'debug log:' in res.summary()
-    t = time.time()
+    t = logs()
     again = run_sweep(spec, root=tmp_path/'runs', executor='debug')
     assert (len(again.ran), len(again.skipped), len(again.failed)) == (0, 2, 1)
     assert submitted_since(t) == 1                                  # only the failed run was submitted again
     (tmp_path/'stand_in.ipynb').write_text((tmp_path/'stand_in.ipynb').read_text().replace("condition != 'negated'", 'True'))
     fixed = run_sweep(spec, root=tmp_path/'runs', executor='debug')
     assert (len(fixed.ran), len(fixed.skipped), len(fixed.failed)) == (1, 2, 0)
-    t = time.time()
+    t = logs()
     done = run_sweep(spec, root=tmp_path/'runs', executor='debug')
     assert (len(done.ran), len(done.skipped)) == (0, 3) and submitted_since(t) == 0
