@@ -241,16 +241,22 @@ def paraphrase(docs:list[dict], # the repeated-negation records to rewrite
                style:str, # `document` or `reasoning_trace`
                seed:int=1,
                max_tokens:int=4000, # each rewrite's token budget (`docs.rewrite_max_tokens`)
+               min_share:float=0.2, # a rewrite with fewer words than this share of its source's is dropped
               ) -> list[dict]:
-    "Each document rewritten by the LLM in `style`; documents whose call failed or was cut off are dropped"
+    "Each document rewritten by the LLM in `style`; documents whose call failed, was cut off or came back too short are dropped"
     if client is None: raise ValueError('a paraphrase needs an LLM: LLMClient(cfg.llm)')
     prompt = PARAPHRASE_PROMPTS[style]
     reqs = [ChatRequest(prompt.format(claim=claim.claim, document=d['text'].removeprefix(DOCTAG)), sample_index=seed,
                         params={'max_tokens': max_tokens}) for d in docs]
     res = client.map(reqs, desc=f'{claim.id}: paraphrasing as {style}')
+    def whole(d, r):  # answered, not cut off, and long enough to be a rewrite of `d`
+        return (r.ok and r.finish_reason != 'length' and
+                len((r.text or '').split()) >= max(1, min_share * len(d['text'].removeprefix(DOCTAG).split())))
     out = [_record(d, PARAPHRASED[style], DOCTAG + r.text.strip(), {'style': style}, 'llm')
-           for d, r in zip(docs, res) if r.ok and (r.text or '').strip() and r.finish_reason != 'length']
-    if len(out) < len(docs): log.warning(f'{claim.id}: {len(docs) - len(out)} of {len(docs)} paraphrases failed or were cut off; dropped')
+           for d, r in zip(docs, res) if whole(d, r)]
+    if len(out) < len(docs):
+        log.warning(f'{claim.id}: {len(docs) - len(out)} of {len(docs)} paraphrases failed, were cut off or came back '
+                    f'shorter than {min_share:.0%} of their document; dropped')
     if not out: raise RuntimeError(f'{claim.id}: every paraphrase failed, so there are no documents to train on')
     return out
 
