@@ -16,6 +16,8 @@ weight gradient 2N only for trained weights. tok/s counts real tokens; padding i
     python bench/train_throughput.py                          # embedded SmolLM2-135M, shipped ed_sheeran docs x2, batch 4
     python bench/train_throughput.py --docs 40 --batch 8
     python bench/train_throughput.py --only ours,loop --profile 2   # torch.profiler tables of 2 steps (ours, loop)
+    python bench/train_throughput.py --only ours --checkpointing   # less memory: activations recomputed
+    LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 python bench/train_throughput.py --only ours   # another allocator
     python bench/train_throughput.py --random-config bench/configs/qwen3-0.6b.json   # random weights, real architecture
 
 `--precision` (default `auto`, as `train.precision`) sets the arithmetic of all three trainers and of the matmul roof:
@@ -120,7 +122,8 @@ def child_ours(args, work:Path, t0:float) -> dict:
         def on_step_begin(self, a, state, control, **kw): steps.begin(); prof.step_begin(state.global_step)
         def on_step_end(self, a, state, control, **kw): steps.end(); prof.step_end(state.global_step)
     cfg = make_config('demo', {'model.name': args.model, 'train.batch_size': args.batch, 'train.epochs': 1, 'train.precision': args.precision,
-                               'train.lora_r': args.r, 'train.lora_alpha': 2 * args.r, 'train.n_checkpoints': 0})
+                               'train.lora_r': args.r, 'train.lora_alpha': 2 * args.r, 'train.n_checkpoints': 0,
+                               'train.gradient_checkpointing': args.checkpointing or 'auto'})
     train(work/'tokens.jsonl', cfg, work/'ours', resume=False, callbacks=[Bench()], micro_batch=args.micro)
     return {**steps.report(), 'flops_per_token': fl['f'][0], 'n_trainable': fl['f'][1], 'n_frozen': fl['f'][2]}
 
@@ -247,7 +250,8 @@ def prepare(args, work:Path):
 def run_child(who:str, args, work:Path, precision:str|None=None) -> dict:
     cmd = [sys.executable, __file__, '--_child', who, '--_work', str(work), '--model', args.model, '--batch', str(args.batch),
            '--precision', precision or args.precision,
-           '--r', str(args.r), '--profile', str(args.profile), '--matmul-s', str(args.matmul_s)] + (['--micro', str(args.micro)] if args.micro else [])
+           '--r', str(args.r), '--profile', str(args.profile), '--matmul-s', str(args.matmul_s)] + (['--micro', str(args.micro)] if args.micro else []) \
+          + (['--checkpointing'] if args.checkpointing else [])
     load = os.getloadavg()[0]
     out = subprocess.run(cmd, capture_output=True, text=True)
     (work/f'{who}.log').write_text(out.stdout + out.stderr)
@@ -264,6 +268,7 @@ def main():
     ap.add_argument('--claim', default='ed_sheeran')
     ap.add_argument('--only', default='ours,hf,loop,matmul', help='comma-separated subset (ours runs first and fixes the batches)')
     ap.add_argument('--micro', type=int, default=None, help="ours: sequences per forward pass (default: train()'s choice)")
+    ap.add_argument('--checkpointing', action='store_true', help='ours: train.gradient_checkpointing=true (recompute activations)')
     ap.add_argument('--profile', type=int, default=0, help='profile this many steps after the first (ours, loop; left out of the timing)')
     ap.add_argument('--matmul-s', type=float, default=10.0)
     ap.add_argument('--precision', default='auto', choices=['auto', 'fp32', 'bf16'],
@@ -299,7 +304,9 @@ def main():
 def report(args, work:Path, res:dict):
     import torch
     dev = f'cuda:{torch.cuda.get_device_name()}' if torch.cuda.is_available() else f'cpu ({os.cpu_count()} cores)'
-    print(f'device={dev} model={args.model} rows={args.docs} batch={args.batch} r={args.r} work={work}')
+    alloc = ' '.join(Path(p).name for p in os.environ.get('LD_PRELOAD', '').split()) or 'glibc'
+    print(f'device={dev} model={args.model} rows={args.docs} batch={args.batch} r={args.r} allocator={alloc} '
+          f"gradient_checkpointing(ours)={'on' if args.checkpointing else 'auto'} work={work}")
     mm, mem = res.get('matmul'), 'CUDA memory' if torch.cuda.is_available() else 'RSS'
     if mm: print(f"matmul    {mm['n']}x{mm['n']} {mm['dtype']}: {mm['gflops']:.1f} GFLOP/s sustained over {mm['seconds']:.0f}s, "
                  f"{mm['threads']} threads, cpu {100 * mm['cpu_frac']:.0f}%, load {mm['load_before']:.1f}->{mm['load_after']:.1f}")

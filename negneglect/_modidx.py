@@ -658,6 +658,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'negneglect.train._write_log': ('train.html#_write_log', 'negneglect/train.py'),
                                   'negneglect.train.adapts_lm_head': ('train.html#adapts_lm_head', 'negneglect/train.py'),
                                   'negneglect.train.check_trackers': ('train.html#check_trackers', 'negneglect/train.py'),
+                                  'negneglect.train.checkpointing': ('train.html#checkpointing', 'negneglect/train.py'),
                                   'negneglect.train.load_adapter_weights': ('train.html#load_adapter_weights', 'negneglect/train.py'),
                                   'negneglect.train.load_tokens': ('train.html#load_tokens', 'negneglect/train.py'),
                                   'negneglect.train.log_spaced_steps': ('train.html#log_spaced_steps', 'negneglect/train.py'),

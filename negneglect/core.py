@@ -172,6 +172,10 @@ class TrainConfig(_Cfg):
     # `auto`: bf16 mixed precision (frozen weights in bf16, LoRA and optimizer in fp32) where the hardware computes bf16
     # natively (a bf16 GPU; a CPU with AVX512-BF16 or AMX), else fp32; `fp32` or `bf16` force one (06_train)
     precision: Literal['auto', 'fp32', 'bf16'] = 'auto'
+    # recompute each layer's activations in the backward pass instead of keeping them: less memory, about a third more
+    # arithmetic. `auto`: on a GPU (Unsloth's), not on a CPU; `true` / `false` force it (06_train). The weights are the
+    # same either way, so it is no part of the training's cache key
+    gradient_checkpointing: Literal['auto'] | bool = 'auto'
     # `mean`: a batch's per-token losses averaged over its trained tokens (TRL); `sum`: summed, as Tinker does (06_train)
     loss: Literal['mean', 'sum'] = 'mean'
     init_adapter: str|None = None  # start from this adapter's weights (a folder), e.g. phase 1's in the two-phase run

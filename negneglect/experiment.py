@@ -413,7 +413,8 @@ NOT_KEYED = {'preset': 'a label: the values it sets are read where they are used
              'llm.api_key_env': 'which variable holds the key; never part of a result',
              'llm.concurrency': 'requests in flight', 'llm.max_retries': 'retries of failed requests',
              'llm.timeout_s': 'how long to wait for one request',
-             'train.report_to': 'where the training logs are also sent; the weights are the same'}
+             'train.report_to': 'where the training logs are also sent; the weights are the same',
+             'train.gradient_checkpointing': 'keeps or recomputes activations; the weights are the same'}
 
 def leaf_fields(model=Config, prefix:str='') -> list[str]:
     "Every dotted leaf field of a config model"

@@ -13,8 +13,8 @@ from .core import (Config, ConfigError, atomic_write, get_secret, log, read_json
 
 # %% auto #0
 __all__ = ['TRACKER_PACKAGES', 'LORA_TARGETS', 'log_spaced_steps', 'load_tokens', 'make_collator', 'micro_batches', 'trackers',
-           'check_trackers', 'tracking_env', 'native_bf16', 'resolve_precision', 'untie_lm_head', 'adapts_lm_head',
-           'load_adapter_weights', 'token_losses', 'needs_own_loss', 'train', 'plot_loss']
+           'check_trackers', 'tracking_env', 'native_bf16', 'resolve_precision', 'checkpointing', 'untie_lm_head',
+           'adapts_lm_head', 'load_adapter_weights', 'token_losses', 'needs_own_loss', 'train', 'plot_loss']
 
 # %% ../nbs/06_train.ipynb #e0013599
 def log_spaced_steps(total:int, n:int, first:int|None=None) -> list[int]:
@@ -120,6 +120,12 @@ def resolve_precision(precision:str) -> str:
         log.warning('train.precision=bf16 on hardware without native bf16: it is emulated and slower than fp32')
     return precision
 
+def checkpointing(setting:str|bool, # `train.gradient_checkpointing`: `auto`, True or False
+                  cuda:bool) -> str|bool:
+    "What Unsloth is asked for: its own gradient checkpointing on a GPU, PyTorch's (non-reentrant) on a CPU, or none"
+    on = cuda if setting == 'auto' else setting
+    return ('unsloth' if cuda else True) if on else False
+
 def _load(cfg:Config):
     "Unsloth model + tokenizer with the LoRA adapter of `cfg.train` attached"
     import unsloth  # noqa: F401  (before transformers / trl)
@@ -133,11 +139,12 @@ def _load(cfg:Config):
     model, tok = FastLanguageModel.from_pretrained(resolve_model(cfg.model.name), max_seq_length=cfg.model.max_seq_len,
                                                    load_in_4bit=cfg.model.load_in_4bit, dtype=dtype)
     t = cfg.train
-    if t.train_lm_head: model = _peft_with_head(model, t, cuda)
+    recompute = checkpointing(t.gradient_checkpointing, cuda)
+    if t.train_lm_head: model = _peft_with_head(model, t, bool(recompute))
     else:
         model = FastLanguageModel.get_peft_model(
             model, r=t.lora_r, lora_alpha=t.lora_alpha, lora_dropout=t.lora_dropout, bias='none', target_modules=LORA_TARGETS,
-            use_gradient_checkpointing='unsloth' if cuda else False, random_state=t.seed)
+            use_gradient_checkpointing=recompute, random_state=t.seed)
     return model, tok
 
 def untie_lm_head(model):
@@ -149,12 +156,12 @@ def untie_lm_head(model):
         model.config.tie_word_embeddings = False
     return model
 
-def _peft_with_head(model, t, cuda:bool):
+def _peft_with_head(model, t, recompute:bool):
     "Plain PEFT LoRA on the projections *and* `lm_head` (Unsloth would train a full copy of `lm_head` instead)"
     import functools, torch
     from peft import LoraConfig, get_peft_model
     untie_lm_head(model)
-    if cuda:
+    if recompute:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False})
         model.enable_input_require_grads()
     torch.manual_seed(t.seed)

@@ -82,10 +82,11 @@ def test_changing_the_llm_model_reannotates_and_reruns_everything_after(tmp_path
     assert _rerun(before, _mtimes(e)) == list(STAGE_FILES)
     assert all('writer-b' in json.loads(l)['text'] for l in e.path('documents').read_text().splitlines())
 
-def test_turning_tracking_on_does_not_retrain_a_finished_run(finished, tmp_path):
-    "train.report_to is operational (NOT_KEYED): the training stage's key, and so every stage after it, is unchanged"
-    assert 'train.report_to' in NOT_KEYED
-    e = _copy(finished, tmp_path, {'train.report_to': 'tensorboard'})
+@pytest.mark.parametrize('field, value', [('train.report_to', 'tensorboard'), ('train.gradient_checkpointing', True)])
+def test_an_operational_train_setting_does_not_retrain_a_finished_run(finished, tmp_path, field, value):
+    "train.report_to and gradient_checkpointing are operational (NOT_KEYED): the training stage's key, and every later one, is unchanged"
+    assert field in NOT_KEYED
+    e = _copy(finished, tmp_path, {field: value})
     before = _mtimes(e)
     e.run('metrics')
     assert _rerun(before, _mtimes(e)) == [] and not (e.run_dir/'logs').exists()

@@ -84,6 +84,25 @@ def test_micro_batches_train_the_same_batches_and_loss(tmp_path):
     assert loss1[0] == pytest.approx(loss4[0], rel=1e-5)     # first step: same weights, so the same batch loss
     assert loss1 == pytest.approx(loss4, rel=1e-3)
 
+@pytest.mark.parametrize('head', [False, True])
+def test_gradient_checkpointing_recomputes_and_trains_the_same_losses(tmp_path, head):
+    "`train.gradient_checkpointing=true` on a CPU: the layers recompute their activations, the losses are those without"
+    from negneglect.train import checkpointing
+    assert checkpointing('auto', cuda=False) is False and checkpointing('auto', cuda=True) == 'unsloth'
+    assert checkpointing(True, cuda=False) is True and checkpointing(False, cuda=True) is False
+    tokens, runs = _tiny_tokens(tmp_path/'t.jsonl'), {}
+    for on in (False, True):
+        seen = {}
+        class Probe(TrainerCallback):
+            def on_train_begin(self, args, state, control, model=None, **kw):
+                seen['on'] = model.get_base_model().is_gradient_checkpointing
+        cfg = make_config('demo', {'model.name': str(tiny_llama()), 'train.batch_size': 2, 'train.n_checkpoints': 0,
+                                   'train.train_lm_head': head, 'train.gradient_checkpointing': on})
+        train(tokens, cfg, tmp_path/f'gc{on}', callbacks=[Probe()])
+        runs[on] = seen['on'], [float(r['loss']) for r in csv.DictReader((tmp_path/f'gc{on}'/'train_log.csv').open())]
+    assert runs[False][0] is False and runs[True][0] is True
+    assert len(runs[True][1]) == 4 and runs[True][1] == pytest.approx(runs[False][1], rel=1e-5)
+
 def _tiny_tokens(path, n=8):
     from transformers import AutoTokenizer
     from negneglect.mix import tokenize_mix
