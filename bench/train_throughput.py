@@ -250,8 +250,8 @@ def prepare(args, work:Path):
 def run_child(who:str, args, work:Path, precision:str|None=None) -> dict:
     cmd = [sys.executable, __file__, '--_child', who, '--_work', str(work), '--model', args.model, '--batch', str(args.batch),
            '--precision', precision or args.precision,
-           '--r', str(args.r), '--profile', str(args.profile), '--matmul-s', str(args.matmul_s)] + (['--micro', str(args.micro)] if args.micro else []) \
-          + (['--checkpointing'] if args.checkpointing else [])
+           '--r', str(args.r), '--profile', str(args.profile), '--matmul-s', str(args.matmul_s)]
+    cmd += (['--micro', str(args.micro)] if args.micro else []) + (['--checkpointing'] if args.checkpointing else [])
     load = os.getloadavg()[0]
     out = subprocess.run(cmd, capture_output=True, text=True)
     (work/f'{who}.log').write_text(out.stdout + out.stderr)
